@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lint typecheck unit neo4j-start neo4j-stop bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Load the sample city into the embedded store, print coverage, serve the API.
+demo: $(STAMP)
+	$(BIN)/grassroots demo
+
+## Lint, type-check, then the whole suite on both stores against a real Neo4j.
+test: $(STAMP) lint typecheck
+	@bash tools/run-tests.sh $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check grassroots tests
+	$(BIN)/ruff format --check grassroots tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+neo4j-start:
+	@tools/neo4j/neo4j.sh start
+
+neo4j-stop:
+	@tools/neo4j/neo4j.sh stop
+
+clean:
+	tools/neo4j/neo4j.sh stop || true
+	rm -rf $(VENV) .neo4j grassroots-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,213 @@
+"""The ``grassroots`` command. Every ``GrassrootsError`` becomes one clear message and
+exit status 1; anything else is reported as an internal error without a traceback
+(``GRASSROOTS_DEBUG=1`` shows it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grassroots.errors import GrassrootsError
+from grassroots.graph import Store, open_store
+from grassroots.importers import Outcome, import_path, write_dump
+from grassroots.progress import Tick
+from grassroots.settings import Settings, StoreKind
+
+app = typer.Typer(
+    help="Grassroots: the party-organisation graph, its coverage checks and its API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+StoreOption = Annotated[
+    StoreKind | None,
+    typer.Option("--store", help="memory (embedded, default) or neo4j; or GRASSROOTS_STORE."),
+]
+_chosen: dict[str, StoreKind] = {}
+
+
+@app.callback()
+def _main(store: StoreOption = None) -> None:
+    if store is not None:
+        _chosen["store"] = store
+
+
+def _settings(store: StoreKind | None) -> Settings:
+    chosen = store or _chosen.get("store")
+    base = Settings()
+    return base.model_copy(update={"store": chosen}) if chosen else base
+
+
+@contextmanager
+def _store(store: StoreKind | None) -> Iterator[Store]:
+    opened = open_store(_settings(store))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+class _Bar:
+    """A rich progress bar for long work; quiet when the work is small or not a terminal."""
+
+    def __init__(self, console: Console, threshold: int = 20_000) -> None:
+        self.console = console
+        self.threshold = threshold
+        self.progress: Progress | None = None
+
+    def __call__(self, stage: str, total: int) -> Tick:
+        if total < self.threshold:
+            return lambda n: None
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("{task.description:<11}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+        task = self.progress.add_task(stage, total=total)
+        progress = self.progress
+        return lambda n: progress.advance(task, n)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_outcome(outcome: Outcome, path: Path) -> None:
+    verb = "would write" if outcome.dry_run else "imported"
+    out.print(f"{verb} {path}:")
+    for table, tally in outcome.tallies.items():
+        out.print(
+            f"  {table:<12} {tally.created:>7} created {tally.updated:>7} updated"
+            f" {tally.unchanged:>7} unchanged"
+        )
+    if outcome.dry_run:
+        out.print("dry run: the bundle is valid; nothing was written.")
+    elif outcome.written == 0:
+        out.print("nothing changed: the store already holds this bundle.")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="A folder of CSV files, an .xlsx workbook or a .jsonl dump.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate only; write nothing.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Import a ledger bundle or a dump: all or nothing, idempotent."""
+    bar = _Bar(err)
+    try:
+        with _store(store) as opened:
+            outcome = import_path(opened, path, dry_run=dry_run, progress=bar)
+    finally:
+        bar.close()
+    _print_outcome(outcome, path)
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="The .jsonl file to write.")],
+    store: StoreOption = None,
+) -> None:
+    """Write the whole graph as a .jsonl dump that `import` restores exactly."""
+    with _store(store) as opened:
+        lines = write_dump(opened, path)
+    out.print(f"wrote {lines} lines to {path}")
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Empty the store."""
+    settings = _settings(store)
+    where = settings.neo4j_uri if settings.store is StoreKind.NEO4J else str(settings.data)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise GrassrootsError("reset needs confirmation; run it again with --yes")
+        typer.confirm(
+            f"Delete everything in the {settings.store.value} store at {where}?", abort=True
+        )
+    with _store(store) as opened:
+        opened.reset()
+    out.print(f"the {settings.store.value} store at {where} is empty")
+
+
+@app.command()
+def generate(
+    folder: Annotated[Path, typer.Argument(help="The folder to write the ledger bundle into.")],
+    scale: Annotated[str, typer.Option(help="tiny, small, district or city.")] = "small",
+    seed: Annotated[int, typer.Option(help="The same seed gives the same city.")] = 7,
+) -> None:
+    """Write a realistic sample city as a ledger bundle (CSV files)."""
+    from grassroots.sample.city import SCALES, generate, write_bundle
+
+    if scale not in SCALES:
+        raise GrassrootsError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
+    written = dict(write_bundle(generate(scale, seed), folder))
+    out.print(f"wrote {sum(written.values())} rows in {len(written)} tables to {folder}")
+
+
+@app.command()
+def demo(store: StoreOption = None) -> None:
+    """Load a realistic sample city into the store and show what it holds."""
+    from grassroots.sample.city import generate as make_city
+    from grassroots.sample.city import write_bundle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "sample-city"
+        list(write_bundle(make_city("small"), folder))
+        bar = _Bar(err)
+        try:
+            with _store(store) as opened:
+                outcome = import_path(opened, folder, progress=bar)
+                counts = opened.counts()
+        finally:
+            bar.close()
+    out.print("[bold]Grassroots demo: the sample city of 大连市[/bold]")
+    _print_outcome(outcome, Path("sample city"))
+    out.print("the store holds: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+
+
+def main() -> None:
+    try:
+        app()
+    except GrassrootsError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing half-written is kept")
+        sys.exit(130)
+    except Exception as exc:  # the last guard: no traceback reaches a user
+        if os.environ.get("GRASSROOTS_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {exc.__class__.__name__}: {exc}. This is a bug; run again with"
+            " GRASSROOTS_DEBUG=1 for details and report it.",
+            markup=False,
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""The stores: ``MemoryStore`` (embedded, the default) and ``Neo4jStore``, one protocol."""
+
+from __future__ import annotations
+
+from grassroots.graph.store import Changes, Store, TreeEntry
+from grassroots.settings import Settings, StoreKind
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name, opened and ready."""
+    if settings.store is StoreKind.NEO4J:
+        from grassroots.graph.neo4j import Neo4jStore
+
+        return Neo4jStore.from_settings(settings)
+    from grassroots.graph.memory import MemoryStore
+
+    return MemoryStore(settings.data)
+
+
+__all__ = ["Changes", "Store", "TreeEntry", "open_store"]

@@ -1,0 +1,64 @@
+"""The ``Store`` protocol: what the importer, the dump and the queries need of a store.
+
+Both stores hold the same graph (see ``grassroots.schema.elements``) and must give
+identical answers; the conformance suite in ``tests/`` runs every test on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from grassroots.progress import Progress, silent
+from grassroots.schema import Label, Link, Node, RelType
+
+
+@dataclass
+class Changes:
+    """What one import writes, in one transaction: nodes replace their stored version
+    (properties and references), links are upserted by ``(type, key)``."""
+
+    nodes: list[Node] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.nodes) + len(self.links)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    parent: str | None
+    kind: str | None
+
+
+class Store(Protocol):
+    name: str
+
+    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+        """The stored nodes among ``ids``, with their references."""
+        ...
+
+    def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
+        """The stored links among ``(type, key)`` pairs."""
+        ...
+
+    def tree(self, label: Label) -> dict[str, TreeEntry]:
+        """Every node of ``label`` with its parent (WITHIN / UNDER) and ``kind``."""
+        ...
+
+    def write(self, changes: Changes, progress: Progress = silent) -> None:
+        """Apply all of ``changes`` in one transaction, or none of it."""
+        ...
+
+    def elements(self) -> Iterator[Node | Link]:
+        """The whole graph: every node, then every link (for export)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Nodes per label and links per type, only those present."""
+        ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,149 @@
+"""What every ledger row shares: strict models, the contract's parsing, bilingual enums.
+
+Glossary
+    choice   an enum whose members carry a Chinese alias (``AreaKind.VILLAGE.zh == "村"``);
+             a cell may name it in English (any case) or in Chinese.
+    day      a date written ``YYYY-MM-DD``, ``YYYY/M/D`` or ``YYYY年M月D日``.
+    flag     a boolean written ``true/false``, ``1/0``, ``是/否`` (also ``yes/no``, ``y/n``).
+    dated    a row with ``since``/``until``; *active on D* when since <= D <= until, an
+             empty bound being open.
+
+>>> parse_day("2026年6月30日")
+datetime.date(2026, 6, 30)
+>>> parse_flag("是")
+True
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+class Choice(StrEnum):
+    """A string enum whose members also carry a Chinese alias: ``VILLAGE = "village", "村"``."""
+
+    zh: str
+
+    def __new__(cls, value: str, zh: str = "") -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.zh = zh
+        return member
+
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        text = str(value).strip()
+        for member in cls:
+            if text.lower() == member.value or text == member.zh:
+                return member
+        return None
+
+    @classmethod
+    def choices(cls) -> str:
+        """The accepted spellings, for error messages: ``city 市, district 区县, …``."""
+        return ", ".join(f"{m.value} {m.zh}".strip() for m in cls)
+
+
+_DAY_PATTERNS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+)
+
+
+def parse_day(raw: object) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    text = str(raw).strip()
+    if "T" in text or " " in text:  # a spreadsheet may write "2026-06-30 00:00:00"
+        text = re.split(r"[T ]", text, maxsplit=1)[0]
+    for pattern in _DAY_PATTERNS:
+        if match := pattern.match(text):
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                return date(year, month, day)
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a real day ({exc})") from None
+    raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD, YYYY/M/D or YYYY年M月D日")
+
+
+_TRUE = {"true", "1", "是", "yes", "y", "t", "√"}
+_FALSE = {"false", "0", "否", "no", "n", "f", "×"}
+
+
+def parse_flag(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float) and raw in (0, 1):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{raw!r} is not a yes/no value; write true/false, 1/0 or 是/否")
+
+
+def parse_count(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not a whole number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    text = str(raw).strip().replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if not number.is_integer():
+        raise ValueError(f"{raw!r} is not a whole number")
+    return int(number)
+
+
+def parse_text(raw: object) -> str:
+    if isinstance(raw, float) and raw.is_integer():  # a spreadsheet's 1001.0 is the id "1001"
+        return str(int(raw))
+    return str(raw).strip()
+
+
+Day = Annotated[date, BeforeValidator(parse_day)]
+Flag = Annotated[bool, BeforeValidator(parse_flag)]
+Count = Annotated[int, BeforeValidator(parse_count), Field(ge=0)]
+Text = Annotated[str, BeforeValidator(parse_text), Field(min_length=1)]
+
+
+def column(zh: str, **kwargs: Any) -> Any:
+    """A model field with the Chinese column header a ledger may use for it."""
+    return Field(json_schema_extra={"zh": zh}, **kwargs)
+
+
+class Row(BaseModel):
+    """One ledger row: strict, so a misspelt column is an error, never a silent drop."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dated(Row):
+    """A row that holds between two days, either bound open."""
+
+    since: Day | None = column("起始日期", default=None)
+    until: Day | None = column("终止日期", default=None)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.since and self.until and self.until < self.since:
+            raise ValueError(f"until {self.until} is before since {self.since}")
+        return self
+
+    def active_on(self, day: date) -> bool:
+        return (self.since is None or self.since <= day) and (
+            self.until is None or day <= self.until
+        )

@@ -1,0 +1,387 @@
+"""Importing ledgers, on both stores: what goes in, what is rejected, and that a rejected
+bundle leaves the store exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from grassroots.errors import GrassrootsError, LedgerError
+from grassroots.graph.store import Store
+from grassroots.importers import import_path
+from grassroots.schema import BY_NAME, Label, RelType
+from tests.conftest import snapshot, write_table
+from tests.ledgers import Ledger, small_city, write_ledger
+
+
+@pytest.fixture
+def loaded(store: Store, tmp_path: Path) -> Store:
+    """The store holding the small city, so that "unchanged" means something."""
+    import_path(store, write_ledger(tmp_path / "base", small_city()))
+    return store
+
+
+def reject(store: Store, tmp_path: Path, ledger: Ledger | Path, *expected: str) -> LedgerError:
+    """Import ``ledger``, expect it rejected with each of ``expected`` among its problems,
+    and the store unchanged."""
+    before = snapshot(store, tmp_path)
+    folder = ledger if isinstance(ledger, Path) else write_ledger(tmp_path / "bad", ledger)
+    with pytest.raises(LedgerError) as caught:
+        import_path(store, folder)
+    lines = [str(p) for p in caught.value.problems]
+    for wanted in expected:
+        assert any(line.startswith(wanted) for line in lines), (wanted, lines)
+    assert snapshot(store, tmp_path) == before
+    return caught.value
+
+
+def test_a_ledger_becomes_the_graph(store: Store, tmp_path: Path) -> None:
+    outcome = import_path(store, write_ledger(tmp_path / "l", small_city()))
+    assert outcome.tallies["areas"].created == 10
+    assert outcome.tallies["posts"].created == 2
+    counts = store.counts()
+    assert counts[Label.AREA] == 10
+    assert counts[Label.PARTY_ORG] == 6
+    assert counts[RelType.WITHIN] == 9
+    assert counts[RelType.HOLDS_POST] == 2
+    assert counts[RelType.LED_BY] == 1
+    node = store.nodes(["OK"])["OK"]
+    assert node.props == {
+        "id": "OK",
+        "name": "东山社区党委",
+        "form": "committee",
+        "member_count": 40,
+        "category": "territorial",
+    }
+    assert node.refs == {RelType.UNDER: "OS", RelType.BUILT_ON: "K"}
+
+
+def test_reimporting_changes_nothing(loaded: Store, tmp_path: Path) -> None:
+    before = snapshot(loaded, tmp_path)
+    outcome = import_path(loaded, write_ledger(tmp_path / "again", small_city()))
+    assert outcome.written == 0
+    assert all(t.unchanged == t.total for t in outcome.tallies.values())
+    assert snapshot(loaded, tmp_path) == before
+
+
+def test_a_changed_row_is_updated_in_place(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "areas": [{"id": "G2", "name": "东山第二网格", "kind": "grid", "parent_id": "K"}],
+        "party_orgs": [
+            {
+                "id": "OG1",
+                "name": "第1网格党支部",
+                "form": "general_branch",
+                "parent_id": "OK",
+                "area_id": "G2",
+            }
+        ],
+    }
+    outcome = import_path(loaded, write_ledger(tmp_path / "u", ledger))
+    assert outcome.tallies["areas"].updated == 1
+    nodes = loaded.nodes(["G2", "OG1", "OB1"])
+    assert nodes["G2"].props["name"] == "东山第二网格"
+    assert nodes["OG1"].refs[RelType.BUILT_ON] == "G2"
+    assert nodes["OB1"].refs[RelType.UNDER] == "OG1"  # what points at it is kept
+    assert loaded.counts()[RelType.BUILT_ON] == 6  # the old BUILT_ON was replaced, not added
+
+
+def test_dry_run_validates_and_writes_nothing(store: Store, tmp_path: Path) -> None:
+    outcome = import_path(store, write_ledger(tmp_path / "l", small_city()), dry_run=True)
+    assert outcome.tallies["areas"].created == 10
+    assert store.counts() == {}
+
+
+def test_references_may_name_stored_nodes(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "households": [{"id": "H9", "building_id": "B1"}],
+        "contacts": [{"person_id": "P2", "household_id": "H9"}],
+    }
+    import_path(loaded, write_ledger(tmp_path / "more", ledger))
+    assert loaded.nodes(["H9"])["H9"].refs == {RelType.IN_BUILDING: "B1"}
+
+
+def test_extra_columns_are_kept_as_properties(store: Store, tmp_path: Path) -> None:
+    ledger = {
+        "areas": [
+            {"id": "C", "name": "大连市", "kind": "city", "服务中心面积": "1200", "note": "x"}
+        ]
+    }
+    import_path(store, write_ledger(tmp_path / "x", ledger))
+    assert store.nodes(["C"])["C"].props == {
+        "id": "C",
+        "name": "大连市",
+        "kind": "city",
+        "服务中心面积": "1200",
+        "note": "x",
+    }
+
+
+def test_chinese_headers_and_values_are_read(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "zh"
+    write_table(
+        folder,
+        "区域",
+        [
+            {"编号": "C", "名称": "大连市", "类型": "市"},
+            {"编号": "D", "名称": "中山区", "类型": "区县", "上级编号": "C"},
+        ],
+    )
+    write_table(
+        folder,
+        "人员",
+        [
+            {
+                "编号": "P",
+                "姓名": "王伟",
+                "性别": "男",
+                "是否党员": "是",
+                "出生日期": "1980年3月5日",
+                "学历": "本科",
+            }
+        ],
+    )
+    write_table(
+        folder,
+        "选派干部",
+        [
+            {
+                "编号": "X",
+                "人员编号": "P",
+                "派出单位": "U",
+                "派驻村社区": "D",
+                "类型": "第一书记",
+                "起始日期": "2024/3/1",
+            }
+        ],
+    )
+    write_table(
+        folder, "单位", [{"编号": "U", "名称": "市财政局", "单位类型": "机关", "层级": "市级"}]
+    )
+    import_path(store, folder)
+    nodes = store.nodes(["D", "P", "X"])
+    assert nodes["D"].props["kind"] == "district"
+    assert nodes["P"].props == {
+        "id": "P",
+        "name": "王伟",
+        "gender": "M",
+        "party_member": True,
+        "birth_date": "1980-03-05",
+        "education": "bachelor",
+    }
+    assert nodes["X"].props["role"] == "first_secretary"
+    assert nodes["X"].props["since"] == "2024-03-01"
+
+
+def _as_workbook(ledger: Ledger, path: Path, chinese: bool) -> Path:
+    book = Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for table, rows in ledger.items():
+        spec = BY_NAME[table]
+        sheet = book.create_sheet(spec.zh if chinese else table)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        zh = spec.columns()
+        sheet.append([zh.get(c, c) if chinese else c for c in columns])
+        for row in rows:
+            sheet.append([row.get(c) or None for c in columns])
+    book.save(path)
+    return path
+
+
+def test_gbk_csv_and_xlsx_give_identical_stores(tmp_path: Path, store: Store) -> None:
+    from grassroots.graph.memory import MemoryStore
+
+    ledger = small_city()
+    zh_rows: Ledger = {}
+    for table, rows in ledger.items():
+        zh = BY_NAME[table].columns()
+        zh_rows[BY_NAME[table].zh] = [{zh[k]: v for k, v in row.items()} for row in rows]
+    gbk = write_ledger(tmp_path / "gbk", zh_rows, encoding="gbk")
+    assert "区域.csv" in {p.name for p in gbk.iterdir()}
+    (gbk / "区域.csv").read_bytes().decode("gbk")  # it really is GBK
+    book = _as_workbook(ledger, tmp_path / "ledger.xlsx", chinese=True)
+
+    import_path(store, gbk)
+    other = MemoryStore(tmp_path / "other")
+    import_path(other, book)
+    assert snapshot(store, tmp_path) == snapshot(other, tmp_path)
+    assert store.counts()[RelType.CONTACTS] == 1
+
+
+def test_utf8_with_bom_is_read(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "bom"
+    write_table(folder, "areas", [{"id": "C", "name": "大连市", "kind": "city"}], "utf-8-sig")
+    import_path(store, folder)
+    assert store.nodes(["C"])["C"].props["name"] == "大连市"
+
+
+# -- one test per class of bad input ------------------------------------------------------
+
+
+def test_dangling_reference(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "party_orgs": [
+            {"id": "OX", "name": "x", "form": "branch", "parent_id": "NOPE", "area_id": "G2"}
+        ]
+    }
+    error = reject(loaded, tmp_path, ledger, "party_orgs row 2 parent_id: no party_orgs")
+    assert "'NOPE'" in str(error)
+
+
+def test_reference_to_the_wrong_table(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"households": [{"id": "H9", "building_id": "P1"}]}
+    reject(loaded, tmp_path, ledger, "households row 2 building_id: 'P1' is a stored person")
+
+
+def test_unknown_enum_value(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"areas": [{"id": "Z", "name": "z", "kind": "镇区", "parent_id": "D"}]}
+    error = reject(loaded, tmp_path, ledger, "areas row 2 kind: '镇区' is not one of")
+    assert "township 乡镇" in str(error)
+
+
+def test_cycle_in_the_party_org_tree(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "party_orgs": [
+            {"id": "OD", "name": "区委", "form": "committee", "parent_id": "OB1", "area_id": "D"}
+        ]
+    }
+    error = reject(loaded, tmp_path, ledger, "party_orgs row 2 parent_id: makes a cycle")
+    assert "OD → OB1 → OG1 → OK → OS → OD" in str(error)
+
+
+def test_cycle_in_the_area_tree_within_the_bundle(store: Store, tmp_path: Path) -> None:
+    ledger = {
+        "areas": [
+            {"id": "A", "name": "a", "kind": "grid", "parent_id": "B"},
+            {"id": "B", "name": "b", "kind": "grid", "parent_id": "A"},
+        ]
+    }
+    reject(store, tmp_path, ledger, "areas row 2 parent_id: makes a cycle")
+
+
+def test_kinds_out_of_order(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"areas": [{"id": "X", "name": "x", "kind": "district", "parent_id": "G1"}]}
+    reject(loaded, tmp_path, ledger, "areas row 2 parent_id: a district (区县) cannot lie within")
+
+
+def test_changing_a_kind_under_stored_children(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"areas": [{"id": "G1", "name": "x", "kind": "building", "parent_id": "K"}]}
+    reject(loaded, tmp_path, ledger, "areas row 2 kind: stored area 'B1' lies within this one")
+
+
+def test_impossible_date(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"contacts": [{"person_id": "P2", "household_id": "H2", "since": "2024-02-30"}]}
+    reject(loaded, tmp_path, ledger, "contacts row 2 since: '2024-02-30' is not a real day")
+
+
+def test_unreadable_date(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"contacts": [{"person_id": "P2", "household_id": "H2", "since": "30.6.2024"}]}
+    reject(loaded, tmp_path, ledger, "contacts row 2 since: '30.6.2024' is not a date")
+
+
+def test_reversed_date_range(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "dispatches": [
+            {
+                "id": "DX",
+                "person_id": "P3",
+                "unit_id": "U1",
+                "area_id": "V",
+                "role": "liaison",
+                "since": "2025-01-01",
+                "until": "2024-12-31",
+            }
+        ]
+    }
+    reject(loaded, tmp_path, ledger, "dispatches row 2 until: until 2024-12-31 is before since")
+
+
+def test_duplicate_id_in_the_bundle(store: Store, tmp_path: Path) -> None:
+    ledger = {
+        "areas": [{"id": "C", "name": "大连市", "kind": "city"}],
+        "units": [{"id": "C", "name": "市财政局", "kind": "agency"}],
+    }
+    reject(store, tmp_path, ledger, "units row 2 id: id 'C' is already used by areas row 2")
+
+
+def test_id_already_stored_as_another_kind(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"units": [{"id": "K", "name": "x", "kind": "agency"}]}
+    reject(loaded, tmp_path, ledger, "units row 2 id: id 'K' is already stored as a area")
+
+
+def test_duplicate_link(loaded: Store, tmp_path: Path) -> None:
+    row = {"person_id": "P2", "household_id": "H2", "since": "2024-01-01"}
+    reject(loaded, tmp_path, {"contacts": [row, dict(row)]}, "contacts row 3 person_id: repeats")
+
+
+def test_missing_required_column(loaded: Store, tmp_path: Path) -> None:
+    ledger = {"areas": [{"id": "Z", "kind": "grid", "parent_id": "K"}]}
+    reject(loaded, tmp_path, ledger, "areas row 1 name: required column is missing")
+
+
+def test_empty_required_cell(loaded: Store, tmp_path: Path) -> None:
+    ledger = {
+        "areas": [
+            {"id": "Z", "name": "", "kind": "grid", "parent_id": "K"},
+            {"id": "Y", "name": "y", "kind": "grid", "parent_id": "K"},
+        ]
+    }
+    reject(loaded, tmp_path, ledger, "areas row 2 name: required, but empty")
+
+
+def test_undecodable_file(loaded: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "areas.csv").write_bytes(b"id,name,kind\nZ,\xff\xfe\xfa\xfb\x81,grid\n")
+    reject(loaded, tmp_path, folder, "areas row 1 file: areas.csv is neither UTF-8 nor GBK")
+
+
+def test_unknown_file_name(loaded: Store, tmp_path: Path) -> None:
+    folder = write_ledger(
+        tmp_path / "f", {"areas": [{"id": "Z", "name": "z", "kind": "grid", "parent_id": "K"}]}
+    )
+    write_table(folder, "villages", [{"id": "V2", "name": "v"}])
+    reject(loaded, tmp_path, folder, "villages row 1 file: unknown table 'villages'")
+
+
+def test_unknown_sheet_name(loaded: Store, tmp_path: Path) -> None:
+    book = _as_workbook(
+        {"areas": [{"id": "Z", "name": "z", "kind": "grid", "parent_id": "K"}]},
+        tmp_path / "w.xlsx",
+        chinese=False,
+    )
+    from openpyxl import load_workbook
+
+    wb = load_workbook(book)
+    wb.create_sheet("Sheet2").append(["a"])
+    wb.save(book)
+    reject(loaded, tmp_path, book, "Sheet2 row 1 sheet: unknown table 'Sheet2'")
+
+
+def test_every_problem_is_reported_not_only_the_first(loaded: Store, tmp_path: Path) -> None:
+    ledger = copy.deepcopy(small_city())
+    ledger["areas"][4]["kind"] = "gird"
+    ledger["people"][1]["gender"] = "X"
+    ledger["pairings"][0]["since"] = ""
+    ledger["projects"][0]["pairing_id"] = "PR404"
+    error = reject(
+        loaded,
+        tmp_path,
+        ledger,
+        "areas row 6 kind:",
+        "people row 3 gender:",
+        "pairings row 2 since: required",
+        "projects row 2 pairing_id:",
+    )
+    assert "nothing was written" in str(error)
+
+
+def test_a_path_that_is_no_bundle(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(GrassrootsError, match="give a folder of CSV files"):
+        import_path(store, tmp_path / "notes.txt")
+    with pytest.raises(GrassrootsError, match="no such file"):
+        import_path(store, tmp_path / "missing")

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs a real Neo4j 5.26 Community server without Docker: its jars come from Maven
+# Central (pom.xml beside this file) and it runs on the machine's Java 17.
+#
+#   tools/neo4j/neo4j.sh start   fetch (cached in ~/.m2), start on a free loopback port,
+#                                wait until Bolt answers, write the URI to .neo4j/uri
+#   tools/neo4j/neo4j.sh stop    stop it (SIGTERM), keep nothing running
+#
+# NEO4J_HOME_DIR overrides where the server lives (default: .neo4j in the repo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+home=${NEO4J_HOME_DIR:-$repo/.neo4j}
+mkdir -p "$home"
+
+fetch() {
+  if [ ! -f "$home/lib/.complete" ]; then
+    echo "neo4j: fetching Neo4j 5.26 jars from Maven Central (first run only)..." >&2
+    rm -rf "$home/lib"
+    mvn -B -q -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$home/lib" -DincludeScope=runtime >&2
+    touch "$home/lib/.complete"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  if [ -f "$home/pid" ] && kill -0 "$(cat "$home/pid")" 2>/dev/null; then
+    echo "neo4j: already running at $(cat "$home/uri")" >&2
+    return 0
+  fi
+  fetch
+  port=$(free_port)
+  mkdir -p "$home/conf" "$home/data" "$home/logs" "$home/run" "$home/plugins" "$home/import"
+  cat > "$home/conf/neo4j.conf" <<CONF
+server.directories.data=$home/data
+server.directories.logs=$home/logs
+server.directories.run=$home/run
+server.directories.plugins=$home/plugins
+server.directories.import=$home/import
+server.default_listen_address=127.0.0.1
+server.bolt.enabled=true
+server.bolt.listen_address=127.0.0.1:$port
+server.bolt.advertised_address=127.0.0.1:$port
+server.bolt.tls_level=DISABLED
+server.http.enabled=false
+server.https.enabled=false
+dbms.security.auth_enabled=false
+server.memory.pagecache.size=128m
+server.memory.heap.max_size=1g
+dbms.usage_report.enabled=false
+db.tx_log.rotation.retention_policy=1 files
+CONF
+  # The --add-opens flags are the ones Neo4j's own launcher passes on Java 17.
+  nohup java -Xmx1g -XX:+UseG1GC \
+    --add-opens=java.base/java.nio=ALL-UNNAMED \
+    --add-opens=java.base/java.io=ALL-UNNAMED \
+    --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens=java.base/java.lang=ALL-UNNAMED \
+    --add-opens=java.base/java.util=ALL-UNNAMED \
+    --add-opens=java.base/java.util.concurrent=ALL-UNNAMED \
+    --add-opens=java.base/java.lang.invoke=ALL-UNNAMED \
+    --add-exports=java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED \
+    -Dfile.encoding=UTF-8 \
+    -cp "$home/lib/*" org.neo4j.server.CommunityEntryPoint \
+    --home-dir="$home" --config-dir="$home/conf" \
+    > "$home/logs/console.log" 2>&1 &
+  echo $! > "$home/pid"
+  echo "bolt://127.0.0.1:$port" > "$home/uri"
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "neo4j: running at $(cat "$home/uri") (pid $(cat "$home/pid"))" >&2
+      return 0
+    fi
+    if ! kill -0 "$(cat "$home/pid")" 2>/dev/null; then
+      echo "neo4j: the server exited while starting; last lines of $home/logs/console.log:" >&2
+      tail -n 30 "$home/logs/console.log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
+  echo "neo4j: Bolt did not answer within 120 s; see $home/logs/console.log" >&2
+  exit 1
+}
+
+stop() {
+  if [ -f "$home/pid" ]; then
+    pid=$(cat "$home/pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    fi
+    rm -f "$home/pid" "$home/uri"
+    echo "neo4j: stopped" >&2
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
