@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     neo4j_database: str = Field("neo4j", validation_alias=_env("NEO4J_DATABASE"))
     # Rows per UNWIND batch; 5,000 measured best on a 2-core machine (benchmarks/).
     neo4j_batch: int = Field(5000, ge=1, validation_alias=_env("GRASSROOTS_NEO4J_BATCH"))
+    # How long the driver keeps retrying a transaction on transient errors and lost
+    # connections (a restart, a leader election) before giving up.
+    neo4j_retry_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("GRASSROOTS_NEO4J_RETRY_SECONDS")
+    )
 
 
 @lru_cache(maxsize=1)

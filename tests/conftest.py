@@ -63,8 +63,8 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 
 
 @pytest.fixture
-def env(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    """Environment for running the CLI against the same store as ``store``."""
+def env(store: Store, store_kind: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for running the CLI against the same (empty) store as ``store``."""
     variables = dict(os.environ)
     variables["GRASSROOTS_STORE"] = store_kind
     variables["GRASSROOTS_DATA"] = str(tmp_path / "store")

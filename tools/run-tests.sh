@@ -10,7 +10,9 @@ if [ -z "${NEO4J_URI:-}" ]; then
   "$here/tools/neo4j/neo4j.sh" start
   started=yes
   NEO4J_URI=$(cat "$here/.neo4j/uri")
-  export NEO4J_URI
+  NEO4J_USER=neo4j
+  NEO4J_PASSWORD=${NEO4J_PASSWORD:-grassroots-test}
+  export NEO4J_URI NEO4J_USER NEO4J_PASSWORD
 fi
 cleanup() { if [ -n "$started" ]; then "$here/tools/neo4j/neo4j.sh" stop; fi; }
 trap cleanup EXIT

@@ -175,7 +175,10 @@ class Neo4jStore:
             # Notifications (e.g. "label not in the database yet" on an empty store) are
             # advice for query authors, not news for a user; keep them off stderr.
             driver = GraphDatabase.driver(
-                settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
+                settings.neo4j_uri,
+                auth=auth,
+                notifications_min_severity="OFF",
+                max_transaction_retry_time=settings.neo4j_retry_seconds,
             )
         except (ConfigurationError, ValueError) as exc:
             raise StoreUnavailable(

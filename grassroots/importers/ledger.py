@@ -140,6 +140,15 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
         for header, value in raw_row.cells.items():
             if header in columns:
                 known[columns[header]] = value
+            elif isinstance(value, dict | list):  # only a dump can hold these
+                problems.append(
+                    Problem(
+                        table.name,
+                        raw_row.number,
+                        header,
+                        "must be a plain value, not a list or map",
+                    )
+                )
             elif header:
                 extra[header] = json_value(value)
         try:

@@ -7,19 +7,24 @@
 #   tools/neo4j/neo4j.sh stop    stop it (SIGTERM), keep nothing running
 #
 # NEO4J_HOME_DIR overrides where the server lives (default: .neo4j in the repo).
+# Auth is on, as on any real server: user neo4j, password from NEO4J_PASSWORD (default
+# grassroots-test), set on the first start through the driver (tools/neo4j/password.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 home=${NEO4J_HOME_DIR:-$repo/.neo4j}
+password=${NEO4J_PASSWORD:-grassroots-test}
+python=${PYTHON:-$repo/.venv/bin/python}
+lib=${NEO4J_LIB_DIR:-$repo/.neo4j/lib}  # shared by every server home
 mkdir -p "$home"
 
 fetch() {
-  if [ ! -f "$home/lib/.complete" ]; then
+  if [ ! -f "$lib/.complete" ]; then
     echo "neo4j: fetching Neo4j 5.26 jars from Maven Central (first run only)..." >&2
-    rm -rf "$home/lib"
+    rm -rf "$lib"
     mvn -B -q -f "$here/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$home/lib" -DincludeScope=runtime >&2
-    touch "$home/lib/.complete"
+      -DoutputDirectory="$lib" -DincludeScope=runtime >&2
+    touch "$lib/.complete"
   fi
 }
 
@@ -33,7 +38,13 @@ start() {
     return 0
   fi
   fetch
-  port=$(free_port)
+  # A restarted server keeps its port, so clients holding its URI reconnect to it.
+  if [ -f "$home/port" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$(cat "$home/port")") 2>/dev/null; then
+    port=$(cat "$home/port")
+  else
+    port=$(free_port)
+    echo "$port" > "$home/port"
+  fi
   mkdir -p "$home/conf" "$home/data" "$home/logs" "$home/run" "$home/plugins" "$home/import"
   cat > "$home/conf/neo4j.conf" <<CONF
 server.directories.data=$home/data
@@ -48,7 +59,9 @@ server.bolt.advertised_address=127.0.0.1:$port
 server.bolt.tls_level=DISABLED
 server.http.enabled=false
 server.https.enabled=false
-dbms.security.auth_enabled=false
+dbms.security.auth_enabled=true
+# A short lock wait turns a blocked write into a transient error that the driver retries.
+db.lock.acquisition.timeout=2s
 server.memory.pagecache.size=128m
 server.memory.heap.max_size=1g
 dbms.usage_report.enabled=false
@@ -66,13 +79,14 @@ CONF
     --add-exports=java.base/sun.nio.ch=ALL-UNNAMED \
     --add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED \
     -Dfile.encoding=UTF-8 \
-    -cp "$home/lib/*" org.neo4j.server.CommunityEntryPoint \
+    -cp "$lib/*" org.neo4j.server.CommunityEntryPoint \
     --home-dir="$home" --config-dir="$home/conf" \
     > "$home/logs/console.log" 2>&1 &
   echo $! > "$home/pid"
   echo "bolt://127.0.0.1:$port" > "$home/uri"
   for _ in $(seq 1 120); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      NEO4J_PASSWORD="$password" "$python" "$here/password.py" "bolt://127.0.0.1:$port" >&2
       echo "neo4j: running at $(cat "$home/uri") (pid $(cat "$home/pid"))" >&2
       return 0
     fi
