@@ -205,7 +205,15 @@ class CityGenerator:
             stem = stems[(index - 1 + int(did[1:]) * 3) % len(stems)]
             kind = "township" if rural else "subdistrict"
             sname = f"{stem}{'镇' if rural else '街道'}"
-            self.rows["areas"].append({"id": sid, "name": sname, "kind": kind, "parent_id": did})
+            self.rows["areas"].append(
+                {
+                    "id": sid,
+                    "name": sname,
+                    "kind": kind,
+                    "parent_id": did,
+                    "service_centre_m2": self.rng.choice([800, 1000, 1200, 1500, 2000]),
+                }
+            )
             form = "committee" if rural else "working_committee"
             sorg = self.org(
                 f"O-{sid}", f"中共{sname}{'委员会' if rural else '工作委员会'}", form, dorg, sid, 0
@@ -253,16 +261,31 @@ class CityGenerator:
         stems = names.VILLAGE_STEMS if rural else names.COMMUNITY_STEMS
         cname = f"{rng.choice(stems)}{'村' if rural else '社区'}"
         grids = s.grids
+        households = grids * s.buildings * s.households
+        population = households * rng.randint(24, 30) // 10
+        short = self.gap()  # premises, staff and funds below the standards
         self.rows["areas"].append(
             {
                 "id": cid,
                 "name": cname,
                 "kind": "village" if rural else "community",
                 "parent_id": cid[:-3],
-                "households": grids * s.buildings * s.households,
-                "population": grids * s.buildings * s.households * rng.randint(24, 30) // 10,
+                "households": households,
+                "population": population,
+                "service_centre_m2": round(max(100 if rural else 300, households * 0.45))
+                * (1 if not short else 0.5),
+                "workers": max(3, households // (260 if short else 180)),
+                "working_fund": (150_000 if short else 420_000)
+                if rural
+                else (120_000 if short else 250_000),
+                "party_service_fund": (50_000 if population < 1500 else 100_000)
+                if rural
+                else (150_000 if short else 200_000),
+                "central": ("true" if rng.random() < 0.3 else "false") if rural else "",
+                "new_build": "" if rural else ("true" if rng.random() < 0.2 else "false"),
             }
         )
+        paired: str | None = None
         if self.chance(s.gap / 3):
             corg = None  # a village or community with no party org at all
         else:
@@ -282,16 +305,19 @@ class CityGenerator:
             secretary = self.person(birth=(1968, 1988))
             self.post(secretary, corg, "secretary")
             self.post(self.person(birth=(1975, 1992)), corg, "deputy_secretary")
+            for _ in range(rng.randint(1, 3)):
+                self.post(self.person(birth=(1970, 1995)), corg, "committee_member")
             if not rural:
                 self.big_committee(corg, resident)
-            self.pairing(cid, corg, district_units)
-        self.dispatches(cid, district_units)
+            paired = self.pairing(cid, corg, district_units)
+        self.dispatches(cid, district_units, paired)
         for gindex in range(1, grids + 1):
             self.grid(f"{cid}G{gindex:02d}", cname, corg)
 
-    def pairing(self, cid: str, corg: str, district_units: list[tuple[str, str]]) -> None:
+    def pairing(self, cid: str, corg: str, district_units: list[tuple[str, str]]) -> str | None:
+        """Pair a unit with the community's party org; return the unit."""
         if self.gap():
-            return
+            return None
         rng = self.rng
         unit, leader = rng.choice(self.city_units + district_units)
         pid = f"PR-{cid}"
@@ -308,7 +334,7 @@ class CityGenerator:
             }
         )
         if self.gap():
-            return
+            return unit
         for index in range(1, rng.randint(1, 3) + 1):
             self.rows["projects"].append(
                 {
@@ -331,13 +357,19 @@ class CityGenerator:
                     "until": (since - timedelta(days=1)).isoformat(),
                 }
             )
+        return unit
 
-    def dispatches(self, cid: str, district_units: list[tuple[str, str]]) -> None:
+    def dispatches(
+        self, cid: str, district_units: list[tuple[str, str]], paired: str | None
+    ) -> None:
+        """A resident cadre and a liaison, mostly from the paired unit (as Dalian asks)."""
         rng = self.rng
         for role in ("resident", "liaison"):
             if self.gap():
                 continue
             unit, _ = rng.choice(self.city_units + district_units)
+            if paired and not self.gap():
+                unit = paired
             cadre = self.person(birth=(1980, 1996))
             self.employ(cadre, unit, "干部", False)
             since = self.day_between(date(2023, 1, 1), date(2025, 3, 1))
@@ -358,9 +390,18 @@ class CityGenerator:
             )
 
     def grid(self, gid: str, cname: str, corg: str | None) -> None:
+        """A grid, its branch, its buildings; in-service members report to ``corg``."""
         s, rng = self.scale, self.rng
         gname = f"{cname}第{int(gid[-2:])}网格"
-        self.rows["areas"].append({"id": gid, "name": gname, "kind": "grid", "parent_id": gid[:-3]})
+        self.rows["areas"].append(
+            {
+                "id": gid,
+                "name": gname,
+                "kind": "grid",
+                "parent_id": gid[:-3],
+                "households": s.buildings * s.households,
+            }
+        )
         gorg = None
         if corg and not self.gap():
             form = "general_branch" if self.chance(0.2) else "branch"
@@ -376,11 +417,11 @@ class CityGenerator:
             self.post(self.person(birth=(1970, 1995)), gorg, "grid_leader")
         members = [self.person(birth=(1950, 1995)) for _ in range(max(1, s.buildings // 2))]
         for member in members:
-            if gorg and self.chance(0.5):
+            if corg and gorg and self.chance(0.5):
                 self.rows["reports"].append(
                     {
                         "person_id": member,
-                        "org_id": gorg,
+                        "org_id": corg,
                         "since": self.day_between(date(2021, 1, 1), date(2025, 6, 30)).isoformat(),
                         "until": "",
                     }

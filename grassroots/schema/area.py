@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Count, Row, Text, column
+from grassroots.schema.base import Amount, Choice, Count, Flag, Row, Text, column
 
 
 class AreaKind(Choice):
@@ -40,3 +40,12 @@ class Area(Row):
     parent_id: Text | None = column("上级编号", default=None)
     households: Count | None = column("户数", default=None)
     population: Count | None = column("人口", default=None)
+    # Optional columns beyond the contract, for the regional packs' requirements
+    # (docs/ledger.md): service premises, staff and funds of a village, community,
+    # subdistrict or township.
+    service_centre_m2: Amount | None = column("服务用房面积", default=None)
+    workers: Count | None = column("社区工作者数", default=None)
+    working_fund: Amount | None = column("年工作经费", default=None)
+    party_service_fund: Amount | None = column("服务群众专项经费", default=None)
+    central: Flag | None = column("中心村", default=None)
+    new_build: Flag | None = column("新建社区", default=None)

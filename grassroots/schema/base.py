@@ -120,6 +120,22 @@ Count = Annotated[int, BeforeValidator(parse_count), Field(ge=0)]
 Text = Annotated[str, BeforeValidator(parse_text), Field(min_length=1)]
 
 
+def parse_amount(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not a number")
+    if isinstance(raw, int | float):
+        return float(raw)
+    text = str(raw).strip().replace(",", "").removesuffix("元").removesuffix("平方米")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
+Amount = Annotated[float, BeforeValidator(parse_amount), Field(ge=0)]
+"""A non-negative quantity such as square metres or yuan (``1,200`` and ``1200元`` too)."""
+
+
 def column(zh: str, **kwargs: Any) -> Any:
     """A model field with the Chinese column header a ledger may use for it."""
     return Field(json_schema_extra={"zh": zh}, **kwargs)

@@ -201,3 +201,16 @@ def references() -> Iterator[tuple[Table, Ref]]:
     for table in TABLES:
         for ref in table.refs:
             yield table, ref
+
+
+def _dated(table: Table) -> bool:
+    from grassroots.schema.base import Dated
+
+    return issubclass(table.model, Dated)
+
+
+DATED_LABELS: frozenset[Label] = frozenset(
+    t.label for t in TABLES if t.label is not None and _dated(t)
+)
+DATED_RELS: frozenset[RelType] = frozenset(t.rel for t in TABLES if t.rel is not None and _dated(t))
+"""What has ``since``/``until``: it counts in a query only when active on the day asked."""

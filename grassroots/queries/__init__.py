@@ -1,0 +1,1 @@
+"""Everything a user asks of the graph: coverage rules, linkage, org charts."""

@@ -1,0 +1,148 @@
+"""The coverage engine: choose the rules, evaluate each on whichever store holds the
+graph, and describe the gaps. As-of and scope are resolved here, once, for both stores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from grassroots.graph.store import Store
+from grassroots.queries.coverage.rules import Rule, select
+from grassroots.queries.places import describe, scope_area
+from grassroots.schema import AreaKind, Label
+
+
+class Evaluator(Protocol):
+    def evaluate(self, rule: Rule, day: date, scope: str | None) -> tuple[int, list[str]]:
+        """How many focus nodes were checked, and the ids of those that fail."""
+        ...
+
+
+def evaluator_for(store: Store) -> Evaluator:
+    from grassroots.graph.memory import MemoryStore
+
+    if isinstance(store, MemoryStore):
+        from grassroots.queries.coverage.memory import MemoryEvaluator
+
+        return MemoryEvaluator(store)
+    from grassroots.graph.neo4j import Neo4jStore
+    from grassroots.queries.coverage.cypher import CypherEvaluator
+
+    assert isinstance(store, Neo4jStore)
+    return CypherEvaluator(store)
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: str
+    name: str
+    path: str
+    message: str
+
+
+@dataclass
+class RuleResult:
+    rule: Rule
+    checked: int
+    gaps: list[Gap]
+
+    @property
+    def satisfied(self) -> int:
+        return self.checked - len(self.gaps)
+
+    @property
+    def ratio(self) -> float:
+        """The satisfied share; a rule with nothing to check is fully satisfied."""
+        return round(self.satisfied / self.checked, 4) if self.checked else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        rule = self.rule
+        return {
+            "id": rule.id,
+            "pack": rule.pack,
+            "title": rule.title,
+            "title_zh": rule.title_zh,
+            "severity": rule.severity.value,
+            "source": {
+                "document": rule.source.document,
+                "clause": rule.source.clause,
+                "quote": rule.source.quote,
+            },
+            "checked": self.checked,
+            "satisfied": self.satisfied,
+            "ratio": self.ratio,
+            "gaps": [
+                {"id": g.id, "name": g.name, "path": g.path, "message": g.message}
+                for g in self.gaps
+            ],
+        }
+
+
+@dataclass
+class Report:
+    as_of: date
+    scope: str | None
+    results: list[RuleResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "scope": self.scope,
+            "rules": [r.to_json() for r in self.results],
+        }
+
+
+def coverage(
+    store: Store,
+    packs: list[str] | None = None,
+    rules: list[str] | None = None,
+    scope: str | None = None,
+    as_of: date | None = None,
+) -> Report:
+    """Check the chosen rules (every machine-checkable rule of every pack by default) as of
+    ``as_of`` (default today), on the whole graph or inside ``scope``."""
+    day = as_of or date.today()
+    area = scope_area(store, scope) if scope else None
+    evaluator = evaluator_for(store)
+    outcomes = [(rule, *evaluator.evaluate(rule, day, area)) for rule in select(packs, rules)]
+    # one description pass for the whole report: gaps of many rules share their places
+    described = describe(store, {i for _, _, failing in outcomes for i in failing})
+    report = Report(day, scope)
+    for rule, checked, failing in outcomes:
+        gaps = sorted(
+            (Gap(i, *described.get(i, (i, i)), rule.message) for i in failing),
+            key=lambda g: (g.path, g.id),
+        )
+        report.results.append(RuleResult(rule, checked, gaps))
+    return report
+
+
+def breakdown(
+    store: Store,
+    kind: AreaKind,
+    packs: list[str] | None = None,
+    rules: list[str] | None = None,
+    scope: str | None = None,
+    as_of: date | None = None,
+) -> list[tuple[str, str, Report]]:
+    """The report for each area of ``kind`` (inside ``scope``): ``(id, name, report)``."""
+    tree = store.tree(Label.AREA)
+    top = scope_area(store, scope) if scope else None
+
+    def inside(node: str) -> bool:
+        seen: set[str] = set()
+        current: str | None = node
+        while current is not None and current not in seen:
+            if current == top:
+                return True
+            seen.add(current)
+            current = tree[current].parent if current in tree else None
+        return False
+
+    areas = sorted(
+        a for a, e in tree.items() if e.kind == kind.value and (top is None or inside(a))
+    )
+    names = describe(store, areas)
+    return [(a, names[a][1], coverage(store, packs, rules, a, as_of)) for a in areas]

@@ -1,0 +1,210 @@
+"""Rules evaluated on the embedded store: label and relationship-type indexes, adjacency
+walks and set operations, never a scan of the whole graph per node.
+
+A ``count`` with only ``at_least: 1`` (the common "has a ..." rule) is answered for all
+focus nodes at once by walking the path backwards over the relationship-type index; other
+counts walk forwards from each focus node and count distinct end nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from grassroots.graph.memory import MemoryStore
+from grassroots.queries.coverage.rules import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Count,
+    Filters,
+    Match,
+    Rule,
+    Step,
+)
+from grassroots.queries.places import ANCHOR
+from grassroots.schema import Label, Props, RelType
+from grassroots.schema.tables import DATED_LABELS, DATED_RELS
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def matches(props: Props, filters: Filters) -> bool:
+    """The filter semantics of ``rules.py``, exactly as the Cypher back end has them."""
+    for name, wanted in filters.items():
+        value = props.get(name)
+        if isinstance(wanted, list):
+            if value is None or value not in wanted:
+                return False
+        elif isinstance(wanted, dict):
+            ((op, operand),) = wanted.items()
+            if op == "exists":
+                if (value is not None) != bool(operand):
+                    return False
+            elif op == "ne":
+                if value is not None and value == operand:
+                    return False
+            else:
+                number = _number(value)
+                if number is None or not _COMPARE[op](number, float(operand)):
+                    return False
+        elif value is None or value != wanted:
+            return False
+    return True
+
+
+_COMPARE = {
+    "gte": float.__ge__,
+    "lte": float.__le__,
+    "gt": float.__gt__,
+    "lt": float.__lt__,
+    ">=": float.__ge__,
+    "<=": float.__le__,
+    ">": float.__gt__,
+    "<": float.__lt__,
+    "==": float.__eq__,
+    "!=": float.__ne__,
+}
+
+
+def active(props: Props, day: str) -> bool:
+    since, until = props.get("since"), props.get("until")
+    return (since is None or since <= day) and (until is None or day <= until)
+
+
+class MemoryEvaluator:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    # -- the focus ------------------------------------------------------------------------
+
+    def evaluate(self, rule: Rule, day: date, scope: str | None) -> tuple[int, list[str]]:
+        assert rule.focus is not None and rule.condition is not None
+        today = day.isoformat()
+        focus = [
+            n
+            for n in self.store.by_label[rule.focus.label]
+            if self._node_ok(n, rule.focus.label, rule.focus.where, today)
+        ]
+        if scope is not None:
+            inside = self.inside(scope)
+            focus = [n for n in focus if self._anchors(n, rule.focus.label) & inside]
+        if rule.focus.having is not None:
+            having = self._holders(focus, rule.focus.having, today)
+            focus = [n for n in focus if n in having]
+        holders = self._holders(focus, rule.condition, today)
+        return len(focus), [n for n in focus if n not in holders]
+
+    def inside(self, area: str) -> set[str]:
+        """The area and every area below it."""
+        found, frontier = {area}, [area]
+        while frontier:
+            below = [c for a in frontier for c in self.store.into(a, RelType.WITHIN)]
+            frontier = [c for c in below if c not in found]
+            found.update(frontier)
+        return found
+
+    def _anchors(self, node: str, label: Label) -> set[str]:
+        current = {node}
+        for rel in ANCHOR[label]:
+            current = {t for n in current for t in self.store.out(n, rel)}
+        return current
+
+    def _node_ok(self, node: str, label: Label, filters: Filters, day: str) -> bool:
+        g = self.store.graph
+        data = g.nodes[node]
+        if data["label"] is not label:
+            return False
+        props: Props = data["props"]
+        return matches(props, filters) and (label not in DATED_LABELS or active(props, day))
+
+    # -- conditions -----------------------------------------------------------------------
+
+    def _holders(self, focus: list[str], condition: Condition, day: str) -> set[str]:
+        """The focus nodes that meet ``condition``."""
+        if isinstance(condition, AllOf):
+            result = set(focus)
+            for part in condition.of:
+                result &= self._holders([n for n in focus if n in result], part, day)
+            return result
+        if isinstance(condition, AnyOf):
+            result = set()
+            for part in condition.of:
+                result |= self._holders([n for n in focus if n not in result], part, day)
+            return result
+        if isinstance(condition, Compare):
+            return {n for n in focus if self._compares(n, condition)}
+        if isinstance(condition, Match):
+            return {n for n in focus if matches(self.store.props(n), condition.where)}
+        if condition.at_least == 1 and condition.at_most is None and not condition.same_as:
+            return self._reaching(condition.path, day) & set(focus)
+        return {n for n in focus if self._counts(n, condition, day)}
+
+    def _compares(self, node: str, rule: Compare) -> bool:
+        props = self.store.props(node)
+        left = _number(props.get(rule.property))
+        right: float | None = rule.value
+        if rule.times is not None:
+            factor = _number(props.get(rule.times))
+            right = None if factor is None else rule.value * factor
+        return left is not None and right is not None and _COMPARE[rule.op](left, right)
+
+    def _counts(self, node: str, rule: Count, day: str) -> bool:
+        ends = self._walk({node}, rule.path, day)
+        if rule.same_as is not None:
+            ends &= self._walk({node}, rule.same_as, day)
+        n = len(ends)
+        return (rule.at_least is None or n >= rule.at_least) and (
+            rule.at_most is None or n <= rule.at_most
+        )
+
+    def _step_ok(self, step: Step, rel_props: Props, target: str, day: str) -> bool:
+        if step.rel in DATED_RELS and not active(rel_props, day):
+            return False
+        return matches(rel_props, step.where) and self._node_ok(target, step.to, step.to_where, day)
+
+    def _walk(self, start: Iterable[str], path: list[Step], day: str) -> set[str]:
+        """The distinct nodes reached from ``start`` along ``path``."""
+        g = self.store.graph
+        frontier = set(start)
+        for step in path:
+            reached: set[str] = set()
+            for node in frontier:
+                edges: Iterable[tuple[str, str, tuple[RelType, str], Props]] = (
+                    g.out_edges(node, keys=True, data="props")
+                    if step.dir == "out"
+                    else g.in_edges(node, keys=True, data="props")
+                )
+                for u, v, key, props in edges:
+                    if key[0] is not step.rel:
+                        continue
+                    target = v if step.dir == "out" else u
+                    if self._step_ok(step, props, target, day):
+                        reached.add(target)
+            frontier = reached
+        return frontier
+
+    def _reaching(self, path: list[Step], day: str) -> set[str]:
+        """Every node with at least one walk along ``path``: walked backwards, once, over
+        the relationship-type index."""
+        g = self.store.graph
+        frontier: set[str] | None = None  # None: the last step may end anywhere
+        for step in reversed(path):
+            reached: set[str] = set()
+            for u, v, key in self.store.by_type[step.rel]:
+                near, far = (u, v) if step.dir == "out" else (v, u)
+                if frontier is not None and far not in frontier:
+                    continue
+                if self._step_ok(step, g.edges[u, v, key]["props"], far, day):
+                    reached.add(near)
+            frontier = reached
+        return frontier or set()
