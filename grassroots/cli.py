@@ -9,6 +9,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -168,6 +170,89 @@ def generate(
     out.print(f"wrote {sum(written.values())} rows in {len(written)} tables to {folder}")
 
 
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    XLSX = "xlsx"
+
+
+class ByLevel(StrEnum):
+    DISTRICT = "district"
+    SUBDISTRICT = "subdistrict"
+    TOWNSHIP = "township"
+    COMMUNITY = "community"
+    VILLAGE = "village"
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise GrassrootsError(f"--as-of {text!r} is not a day; write YYYY-MM-DD") from None
+
+
+@app.command("coverage")
+def coverage_(
+    pack: Annotated[
+        list[str] | None, typer.Option("--pack", help="A pack to check (repeatable).")
+    ] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", help="A rule to check (repeatable).")
+    ] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="Only inside this area (or party org's area).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+    format_: Annotated[
+        Format, typer.Option("--format", help="table, json or xlsx.")
+    ] = Format.TABLE,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of the terminal.")
+    ] = None,
+    by: Annotated[
+        ByLevel | None, typer.Option(help="Also break ratios down by areas of this kind.")
+    ] = None,
+    list_rules_: Annotated[
+        bool, typer.Option("--list-rules", help="List every rule and stop.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Check coverage rules and report every gap with its path and policy source."""
+    from grassroots.queries.coverage import coverage
+    from grassroots.queries.coverage import report as render
+    from grassroots.queries.coverage.engine import breakdown
+    from grassroots.schema import AreaKind
+
+    if list_rules_:
+        render.list_rules(out)
+        return
+    day = _day(as_of)
+    with _store(store) as opened:
+        result = coverage(opened, pack, rule, scope, day)
+        split = breakdown(opened, AreaKind(by.value), pack, rule, scope, day) if by else None
+    if format_ is Format.XLSX:
+        target = output or Path(f"coverage-{result.as_of.isoformat()}.xlsx")
+        render.write_xlsx(result, target, split)
+        out.print(f"wrote the coverage report to {target}")
+    elif format_ is Format.JSON:
+        text = render.to_json(result, split)
+        if output:
+            output.write_text(text + "\n", encoding="utf-8")
+            out.print(f"wrote the coverage report to {output}")
+        else:
+            print(text)
+    elif output:
+        with output.open("w", encoding="utf-8") as handle:
+            render.print_table(result, Console(file=handle, width=160), split)
+        out.print(f"wrote the coverage report to {output}")
+    else:
+        render.print_table(result, out, split)
+
+
 @app.command()
 def demo(store: StoreOption = None) -> None:
     """Load a realistic sample city into the store and show what it holds."""
@@ -187,6 +272,12 @@ def demo(store: StoreOption = None) -> None:
     out.print("[bold]Grassroots demo: the sample city of 大连市[/bold]")
     _print_outcome(outcome, Path("sample city"))
     out.print("the store holds: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    from grassroots.queries.coverage import coverage
+    from grassroots.queries.coverage.report import print_table
+
+    with _store(store) as opened:
+        print_table(coverage(opened, ["core", "dalian"]), out)
+    out.print("more: grassroots coverage --help, grassroots coverage --list-rules")
 
 
 def main() -> None:
