@@ -110,3 +110,57 @@ def test_bad_store_name_is_a_usage_error(tmp_path: Path) -> None:
     result = run("--store", "mongo", "export", "x.jsonl", env=env)
     assert result.returncode == 2
     assert "mongo" in result.stderr
+
+
+def test_coverage_json_xlsx_and_breakdown(env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    from openpyxl import load_workbook
+
+    run("import", str(write_ledger(tmp_path / "l", small_city())), env=env)
+    result = run("coverage", "--pack", "core", "--as-of", "2026-06-30", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["as_of"] == "2026-06-30"
+    grid = next(r for r in report["rules"] if r["id"] == "grid_has_branch")
+    assert [g["id"] for g in grid["gaps"]] == ["G2"]
+
+    book = tmp_path / "report.xlsx"
+    made = run(
+        "coverage",
+        "--rule",
+        "grid_has_branch",
+        "--rule",
+        "household_has_contact",
+        "--format",
+        "xlsx",
+        "--output",
+        str(book),
+        "--by",
+        "district",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    sheets = load_workbook(book).sheetnames
+    assert sheets[0] == "汇总 summary"
+    assert {"grid_has_branch", "household_has_contact", "by area"} <= set(sheets)
+    rows = list(load_workbook(book)["grid_has_branch"].iter_rows(values_only=True))
+    assert rows[3][:3] == ("G2", "东山第2网格", "中山区")
+
+    table = run("coverage", "--scope", "K", "--as-of", "2026-06-30", env=env)
+    assert table.returncode == 0 and "grid_has_branch" in table.stdout
+
+
+def test_coverage_errors_are_clear(env: dict[str, str]) -> None:
+    bad_day = run("coverage", "--as-of", "30/06/2026", env=env)
+    assert bad_day.returncode == 1 and "YYYY-MM-DD" in bad_day.stderr
+    bad_rule = run("coverage", "--rule", "no_such_rule", env=env)
+    assert bad_rule.returncode == 1 and "--list-rules" in bad_rule.stderr
+
+
+def test_list_rules_ends_with_the_accounting(env: dict[str, str]) -> None:
+    result = run("coverage", "--list-rules", env=env)
+    assert result.returncode == 0
+    last = result.stdout.strip().splitlines()[-5:]
+    assert len(last) == 5 and all("machine-checked" in line for line in last)
+    assert any("13 of 42" in line for line in last)

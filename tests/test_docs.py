@@ -51,3 +51,23 @@ def test_the_ledger_doc_names_every_relationship() -> None:
     doc = (REPO / "docs" / "ledger.md").read_text(encoding="utf-8")
     for rel in RelType:
         assert f":{rel.value}]" in doc, rel
+
+
+def test_the_readme_coverage_example_is_what_coverage_prints(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from grassroots.cli import app
+
+    env = {"GRASSROOTS_DATA": str(tmp_path), "GRASSROOTS_STORE": "memory"}
+    CliRunner().invoke(app, ["import", str(REPO / "examples" / "ledger-zh")], env=env)
+    result = CliRunner().invoke(
+        app, ["coverage", "--pack", "core", "--as-of", "2026-06-30", "--format", "json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.output.splitlines()
+    block = README.split("--format json\n", 1)[1].split("\n$ ", 1)[0]
+    shown = [line for line in block.splitlines() if line.strip() not in ("...", "")]
+    assert shown
+    position = 0
+    for line in shown:  # the README's lines appear in the output, in order
+        position = printed.index(line, position) + 1
