@@ -30,58 +30,23 @@ from grassroots.queries.coverage.rules import (
     Compare,
     Condition,
     Count,
-    Filters,
     Match,
     Rule,
     Step,
 )
+from grassroots.queries.filters import CypherParams, prop
 from grassroots.queries.places import ANCHOR
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS
 
-_OPS = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
 
-
-def _prop(var: str, name: str) -> str:
-    return f"{var}.`{name.replace('`', '``')}`"
-
-
-class Compiler:
+class Compiler(CypherParams):
     def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
+        super().__init__()
         self.vars = 0
-
-    def param(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f"${name}"
 
     def var(self, prefix: str) -> str:
         self.vars += 1
         return f"{prefix}{self.vars}"
-
-    def filters(self, var: str, filters: Filters) -> list[str]:
-        out = []
-        for name, wanted in filters.items():
-            prop = _prop(var, name)
-            if isinstance(wanted, list):
-                out.append(f"{prop} IN {self.param(wanted)}")
-            elif isinstance(wanted, dict):
-                ((op, operand),) = wanted.items()
-                if op == "exists":
-                    out.append(f"{prop} IS {'NOT ' if operand else ''}NULL")
-                elif op == "ne":
-                    out.append(f"({prop} IS NULL OR {prop} <> {self.param(operand)})")
-                else:
-                    out.append(f"toFloat({prop}) {_OPS[op]} {self.param(float(operand))}")
-            else:
-                out.append(f"{prop} = {self.param(wanted)}")
-        return out
-
-    def active(self, var: str) -> str:
-        return (
-            f"({var}.since IS NULL OR {var}.since <= $day)"
-            f" AND ({var}.until IS NULL OR $day <= {var}.until)"
-        )
 
     def path(
         self, start: str, steps: list[Step], end: str | None = None
@@ -137,9 +102,9 @@ class Compiler:
         if isinstance(condition, Compare):
             right = self.param(condition.value)
             if condition.times is not None:
-                right = f"{right} * toFloat({_prop(focus, condition.times)})"
+                right = f"{right} * toFloat({prop(focus, condition.times)})"
             op = "=" if condition.op == "==" else "<>" if condition.op == "!=" else condition.op
-            return f"toFloat({_prop(focus, condition.property)}) {op} {right}"
+            return f"toFloat({prop(focus, condition.property)}) {op} {right}"
         return self.count(focus, condition)
 
     def rule(self, rule: Rule, day: date, scope: str | None) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
 
 from grassroots.graph.memory import MemoryStore
 from grassroots.queries.coverage.rules import (
@@ -19,66 +18,14 @@ from grassroots.queries.coverage.rules import (
     Compare,
     Condition,
     Count,
-    Filters,
     Match,
     Rule,
     Step,
 )
+from grassroots.queries.filters import NUMERIC, Filters, active, matches, number
 from grassroots.queries.places import ANCHOR
 from grassroots.schema import Label, Props, RelType
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def matches(props: Props, filters: Filters) -> bool:
-    """The filter semantics of ``rules.py``, exactly as the Cypher back end has them."""
-    for name, wanted in filters.items():
-        value = props.get(name)
-        if isinstance(wanted, list):
-            if value is None or value not in wanted:
-                return False
-        elif isinstance(wanted, dict):
-            ((op, operand),) = wanted.items()
-            if op == "exists":
-                if (value is not None) != bool(operand):
-                    return False
-            elif op == "ne":
-                if value is not None and value == operand:
-                    return False
-            else:
-                number = _number(value)
-                if number is None or not _COMPARE[op](number, float(operand)):
-                    return False
-        elif value is None or value != wanted:
-            return False
-    return True
-
-
-_COMPARE = {
-    "gte": float.__ge__,
-    "lte": float.__le__,
-    "gt": float.__gt__,
-    "lt": float.__lt__,
-    ">=": float.__ge__,
-    "<=": float.__le__,
-    ">": float.__gt__,
-    "<": float.__lt__,
-    "==": float.__eq__,
-    "!=": float.__ne__,
-}
-
-
-def active(props: Props, day: str) -> bool:
-    since, until = props.get("since"), props.get("until")
-    return (since is None or since <= day) and (until is None or day <= until)
 
 
 class MemoryEvaluator:
@@ -151,12 +98,12 @@ class MemoryEvaluator:
 
     def _compares(self, node: str, rule: Compare) -> bool:
         props = self.store.props(node)
-        left = _number(props.get(rule.property))
+        left = number(props.get(rule.property))
         right: float | None = rule.value
         if rule.times is not None:
-            factor = _number(props.get(rule.times))
+            factor = number(props.get(rule.times))
             right = None if factor is None else rule.value * factor
-        return left is not None and right is not None and _COMPARE[rule.op](left, right)
+        return left is not None and right is not None and NUMERIC[rule.op](left, right)
 
     def _counts(self, node: str, rule: Count, day: str) -> bool:
         ends = self._walk({node}, rule.path, day)

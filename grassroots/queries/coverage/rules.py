@@ -27,12 +27,13 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grassroots.errors import RuleError
+from grassroots.queries.filters import OPERATORS, Filters
 from grassroots.schema import Label, RelType
 
 
@@ -43,10 +44,6 @@ class Strict(BaseModel):
 class Severity(StrEnum):
     MUST = "must"
     SHOULD = "should"
-
-
-Filters = dict[str, Any]
-OPERATORS = frozenset({"ne", "gte", "lte", "gt", "lt", "exists"})
 
 
 class Step(Strict):
