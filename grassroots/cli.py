@@ -253,9 +253,69 @@ def coverage_(
         render.print_table(result, out, split)
 
 
+def _free_port(host: str, wanted: int) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, wanted))
+            return wanted
+        except OSError:
+            probe.bind((host, 0))
+            return int(probe.getsockname()[1])
+
+
+def _serve(store: StoreKind | None, host: str, port: int) -> None:
+    import logging
+
+    import uvicorn
+
+    from grassroots.api.app import create_app
+
+    settings = _settings(store)
+    application = create_app(settings)
+    chosen = _free_port(host, port)
+    if chosen != port:
+        out.print(f"port {port} is taken; using {chosen}")
+    out.print(f"GraphQL API: http://{host}:{chosen}/graphql  (GraphiQL in a browser)")
+    out.print(f"health:      http://{host}:{chosen}/healthz   (Ctrl+C stops)")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(application, host=host, port=chosen, log_level="info")
+
+
 @app.command()
-def demo(store: StoreOption = None) -> None:
-    """Load a realistic sample city into the store and show what it holds."""
+def schema(
+    output: Annotated[Path | None, typer.Option(help="Write the SDL to this file.")] = None,
+) -> None:
+    """Print the GraphQL schema (SDL); the committed copy is schema.graphql."""
+    from grassroots.api.schema import build_schema
+
+    text = build_schema().as_str() + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote the schema to {output}")
+    else:
+        print(text, end="")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port (a free one if it is taken).")] = 8000,
+    store: StoreOption = None,
+) -> None:
+    """Serve the GraphQL API at /graphql (GraphiQL on GET) and health at /healthz."""
+    _serve(store, host, port)
+
+
+@app.command()
+def demo(
+    store: StoreOption = None,
+    host: Annotated[str, typer.Option(help="The address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to serve on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the report.")] = False,
+) -> None:
+    """Load a realistic sample city, print its coverage, and serve the API."""
     from grassroots.sample.city import generate as make_city
     from grassroots.sample.city import write_bundle
 
@@ -278,6 +338,9 @@ def demo(store: StoreOption = None) -> None:
     with _store(store) as opened:
         print_table(coverage(opened, ["core", "dalian"]), out)
     out.print("more: grassroots coverage --help, grassroots coverage --list-rules")
+    if not no_serve:
+        out.print('try: { orgChart(rootId: "O-C01", depth: 2) { id parentId name childCount } }')
+        _serve(store, host, port)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ GraphQL error; nothing else reaches a user.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class GrassrootsError(Exception):
@@ -51,6 +51,9 @@ class Problem:
     row: int
     column: str
     message: str
+    # what kind of problem, for programs (the API's failure types): invalid, missing,
+    # reference, duplicate, cycle, kind_order, dates, file
+    code: str = field(default="invalid", compare=False)
 
     def __str__(self) -> str:
         return f"{self.table} row {self.row} {self.column}: {self.message}"

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from grassroots.errors import ConfigError
+
 
 class StoreKind(StrEnum):
     MEMORY = "memory"
@@ -36,6 +38,32 @@ class Settings(BaseSettings):
     neo4j_retry_seconds: float = Field(
         30.0, gt=0, validation_alias=_env("GRASSROOTS_NEO4J_RETRY_SECONDS")
     )
+
+    # The API. Tokens are "token=grant,grant;token=grant" with the grants read, write
+    # (mutations) and personal (phone and id numbers in full).
+    api_tokens: SecretStr = Field(SecretStr(""), validation_alias=_env("GRASSROOTS_API_TOKENS"))
+    api_reads_need_token: bool = Field(
+        False, validation_alias=_env("GRASSROOTS_API_READS_NEED_TOKEN")
+    )
+    api_max_depth: int = Field(12, ge=2, validation_alias=_env("GRASSROOTS_API_MAX_DEPTH"))
+    api_max_aliases: int = Field(30, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_ALIASES"))
+    api_max_page: int = Field(500, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_PAGE"))
+
+    def grants(self) -> dict[str, frozenset[str]]:
+        """token -> grants, from ``api_tokens``; a malformed entry fails fast."""
+        out: dict[str, frozenset[str]] = {}
+        for entry in filter(
+            None, (e.strip() for e in self.api_tokens.get_secret_value().split(";"))
+        ):
+            token, _, grants = entry.partition("=")
+            names = frozenset(g.strip() for g in grants.split(",") if g.strip())
+            unknown = names - {"read", "write", "personal"}
+            if not token.strip() or unknown:
+                raise ConfigError(
+                    "GRASSROOTS_API_TOKENS must read token=read,write,personal;token=read"
+                )
+            out[token.strip()] = names | {"read"}
+        return out
 
 
 @lru_cache(maxsize=1)

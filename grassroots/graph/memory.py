@@ -14,14 +14,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from grassroots.errors import StoreUnavailable
-from grassroots.graph.store import Changes, TreeEntry
+from grassroots.graph.store import (
+    Changes,
+    Direction,
+    Neighbour,
+    Page,
+    TreeEntry,
+    neighbour_order,
+)
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
 from grassroots.schema.tables import BY_LINK
@@ -144,6 +151,51 @@ class MemoryStore:
                 props = g.edges[ends[0], ends[1], key]["props"]
                 found[key] = Link(key[0], ends[0], ends[1], key[1], dict(props))
         return found
+
+    def neighbours(
+        self, ids: Collection[str], rel: RelType, direction: Direction
+    ) -> dict[str, list[Neighbour]]:
+        g = self.graph
+        found: dict[str, list[Neighbour]] = {}
+        for node_id in ids:
+            if node_id not in g:
+                found[node_id] = []
+                continue
+            edges: Iterable[tuple[str, str, EdgeKey, Props]] = (
+                g.out_edges(node_id, keys=True, data="props")
+                if direction == "out"
+                else g.in_edges(node_id, keys=True, data="props")
+            )
+            found[node_id] = sorted(
+                (
+                    ((v if direction == "out" else u), dict(props))
+                    for u, v, key, props in edges
+                    if key[0] is rel
+                ),
+                key=neighbour_order,
+            )
+        return found
+
+    def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        from grassroots.queries.filters import matches
+
+        g = self.graph
+        needle = search.lower() if search else None
+        hits = sorted(
+            n
+            for n in self.by_label[label]
+            if matches(g.nodes[n]["props"], where or {})
+            and (needle is None or needle in str(g.nodes[n]["props"].get("name", "")).lower())
+        )
+        start = [n for n in hits if after is None or n > after][:limit]
+        return Page([self._node(n) for n in start], len(hits))
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
         g = self.graph

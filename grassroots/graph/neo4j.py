@@ -32,7 +32,7 @@ from neo4j.exceptions import (
 )
 
 from grassroots.errors import StoreError, StoreUnavailable
-from grassroots.graph.store import Changes, TreeEntry
+from grassroots.graph.store import Changes, Direction, Neighbour, Page, TreeEntry, neighbour_order
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
 from grassroots.schema.tables import BY_LINK, REFERENCE_TYPES
@@ -107,6 +107,41 @@ def read_links(rel: RelType) -> str:
 UNWIND $keys AS key
 MATCH (start:Node)-[r:{rel.value} {{key: key}}]->(end:Node)
 RETURN start.id AS start, end.id AS end, properties(r) AS props
+"""
+
+
+def read_neighbours(rel: RelType, direction: Direction) -> str:
+    arrow = f"-[r:{rel.value}]->" if direction == "out" else f"<-[r:{rel.value}]-"
+    return f"""
+UNWIND $ids AS id
+MATCH (:Node {{id: id}}){arrow}(other:Node)
+RETURN id, other.id AS other, properties(r) AS props
+"""
+
+
+def find_nodes(label: Label, where: list[str]) -> str:
+    conditions = " AND ".join(
+        [
+            "($after IS NULL OR n.id > $after)",
+            "($search IS NULL OR toLower(n.name) CONTAINS $search)",
+            *where,
+        ]
+    )
+    return f"""
+MATCH (n:{label.value})
+WHERE {conditions}
+RETURN n.id AS id
+ORDER BY id
+LIMIT $limit
+"""
+
+
+def count_nodes(label: Label, where: list[str]) -> str:
+    conditions = " AND ".join(["($search IS NULL OR toLower(n.name) CONTAINS $search)", *where])
+    return f"""
+MATCH (n:{label.value})
+WHERE {conditions}
+RETURN count(n) AS total
 """
 
 
@@ -252,6 +287,43 @@ class Neo4jStore:
                         rel, record["start"], record["end"], key, _link_props(props)
                     )
         return found
+
+    def neighbours(
+        self, ids: Collection[str], rel: RelType, direction: Direction
+    ) -> dict[str, list[Neighbour]]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
+        for start in range(0, len(wanted), self.batch):
+            for record in self.read(
+                read_neighbours(rel, direction), ids=wanted[start : start + self.batch]
+            ):
+                found[record["id"]].append((record["other"], _link_props(dict(record["props"]))))
+        return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}
+
+    def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        from grassroots.queries.filters import CypherParams
+
+        params = CypherParams()
+        conditions = params.filters("n", where or {})
+        needle = search.lower() if search else None
+        total = self.read(count_nodes(label, conditions), search=needle, **params.params)
+        page = self.read(
+            find_nodes(label, conditions),
+            after=after,
+            search=needle,
+            limit=limit,
+            **params.params,
+        )
+        ids = [record["id"] for record in page]
+        nodes = self.nodes(ids)
+        return Page([nodes[i] for i in ids], int(total[0]["total"]))
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
         return {r["id"]: TreeEntry(r["parent"], r["kind"]) for r in self.read(read_tree(label))}

@@ -6,12 +6,13 @@ identical answers; the conformance suite in ``tests/`` runs every test on both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from grassroots.progress import Progress, silent
-from grassroots.schema import Label, Link, Node, RelType
+from grassroots.schema import Label, Link, Node, Props, RelType
 
 
 @dataclass
@@ -24,6 +25,24 @@ class Changes:
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.links)
+
+
+Direction = Literal["out", "in"]
+Neighbour = tuple[str, Props]  # the node at the other end, and the relationship's properties
+
+
+def neighbour_order(neighbour: Neighbour) -> tuple[str, str]:
+    """The one order both stores list neighbours in: by node, then by properties."""
+    other, props = neighbour
+    return other, json.dumps(props, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of nodes in id order, and how many match in all."""
+
+    nodes: list[Node]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,24 @@ class Store(Protocol):
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
         """The stored links among ``(type, key)`` pairs."""
+        ...
+
+    def neighbours(
+        self, ids: Collection[str], rel: RelType, direction: Direction
+    ) -> dict[str, list[Neighbour]]:
+        """For each of ``ids``, the nodes along ``rel`` (out of it or into it), by id."""
+        ...
+
+    def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """Nodes of ``label`` matching the filters (``grassroots.queries.filters``) whose
+        name contains ``search`` (any case), in id order after ``after``."""
         ...
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:

@@ -119,6 +119,7 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
                     1,
                     name,
                     f"two headers name this column: {seen[name]!r} and {header!r}",
+                    code="file",
                 )
             )
         seen[name] = header
@@ -128,7 +129,11 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
             zh = table.columns()[name]
             problems.append(
                 Problem(
-                    table.name, 1, name, f"required column is missing; add a column {name} ({zh})"
+                    table.name,
+                    1,
+                    name,
+                    f"required column is missing; add a column {name} ({zh})",
+                    code="missing",
                 )
             )
     if any(p.table == table.name and p.row == 1 for p in problems):
@@ -147,6 +152,7 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
                         raw_row.number,
                         header,
                         "must be a plain value, not a list or map",
+                        code="invalid",
                     )
                 )
             elif header:
@@ -175,8 +181,9 @@ def _problem(table: Table, number: int, error: Any) -> Problem:
     loc = error.get("loc") or ()
     column = str(loc[0]) if loc else "until"  # the only row-level check is since <= until
     kind = error.get("type")
+    code = "invalid" if loc else "dates"
     if kind == "missing":
-        message = "required, but empty"
+        message, code = "required, but empty", "missing"
     elif kind == "enum":
         info = table.model.model_fields.get(column)
         choice = _choice_in(info.annotation) if info else None
@@ -184,7 +191,7 @@ def _problem(table: Table, number: int, error: Any) -> Problem:
         message = f"{error['input']!r} is not one of: {listed}"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    return Problem(table.name, number, column, message)
+    return Problem(table.name, number, column, message, code)
 
 
 # -- step 4: the graph's invariants --------------------------------------------------------
@@ -205,6 +212,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                         "id",
                         f"id {node_id!r} is already used by {first.table.name} row {first.number};"
                         " ids are unique across all tables",
+                        code="duplicate",
                     )
                 )
             else:
@@ -221,6 +229,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                         record.table.key[0],
                         f"repeats {record.table.name} row {keys[key].number}"
                         f" (same {', '.join(record.table.key)})",
+                        code="duplicate",
                     )
                 )
             keys[key] = record
@@ -242,6 +251,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                     "id",
                     f"id {node_id!r} is already stored as a {_noun(stored[node_id].label)};"
                     " ids are unique across all tables",
+                    code="duplicate",
                 )
             )
 
@@ -261,6 +271,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                             ref.column,
                             f"{value!r} is {found.name} row {owners[value].number},"
                             f" not a row of {target.name}",
+                            code="reference",
                         )
                     )
             elif value in stored:
@@ -272,6 +283,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                             ref.column,
                             f"{value!r} is a stored {_noun(stored[value].label)},"
                             f" not a row of {target.name}",
+                            code="reference",
                         )
                     )
             else:
@@ -282,6 +294,7 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
                         ref.column,
                         f"no {target.name} ({target.zh}) row has id {value!r}, in this bundle"
                         " or in the store; add it or correct the id",
+                        code="reference",
                     )
                 )
 
@@ -329,7 +342,9 @@ def _check_tree(
                 " community/village > grid > building)"
             )
             if node_id in rows:
-                problems.append(Problem("areas", rows[node_id].number, parent_column, message))
+                problems.append(
+                    Problem("areas", rows[node_id].number, parent_column, message, "kind_order")
+                )
             else:
                 problems.append(
                     Problem(
@@ -337,6 +352,7 @@ def _check_tree(
                         rows[entry.parent].number,
                         "kind",
                         f"stored area {node_id!r} lies within this one: {message}",
+                        code="kind_order",
                     )
                 )
 
@@ -357,6 +373,7 @@ def _check_tree(
                         parent_column,
                         f"makes a cycle: {' → '.join(cycle)}; a {_noun(label)} cannot lie"
                         " within itself",
+                        code="cycle",
                     )
                 )
                 break

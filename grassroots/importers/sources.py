@@ -57,7 +57,7 @@ def read_bundle(path: Path) -> RawBundle:
 
 
 def _unknown(name: str, what: str) -> Problem:
-    return Problem(name, 1, what, f"unknown table {name!r}; name it one of: {KNOWN}")
+    return Problem(name, 1, what, f"unknown table {name!r}; name it one of: {KNOWN}", "file")
 
 
 def _read_folder(folder: Path) -> RawBundle:

@@ -1,0 +1,50 @@
+"""The web app: GraphQL at /graphql (GraphiQL on GET), health at /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from strawberry.fastapi import GraphQLRouter
+
+from grassroots.api.context import Context
+from grassroots.api.schema import build_schema
+from grassroots.graph import Store, open_store
+from grassroots.schema import Label
+from grassroots.settings import Settings
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    config = settings or Settings()
+    opened = store or open_store(config)
+    tokens = config.grants()
+
+    async def context(request: Request) -> Context:
+        header = request.headers.get("authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        if token and token not in tokens:
+            raise HTTPException(401, "unknown API token")
+        grants = tokens.get(token, frozenset())
+        if not config.api_reads_need_token:
+            grants = grants | {"read"}
+        if "read" not in grants:
+            raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
+        return Context(opened, config, grants)
+
+    app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None)
+    router: GraphQLRouter[Context, None] = GraphQLRouter(
+        build_schema(config), context_getter=context, graphql_ide="graphiql"
+    )
+    app.include_router(router, prefix="/graphql")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        counts = opened.counts()
+        return {
+            "status": "ok",
+            "store": opened.name,
+            "nodes": sum(counts.get(label.value, 0) for label in Label),
+        }
+
+    app.state.store = opened
+    return app

@@ -1,0 +1,100 @@
+"""The coverage report in GraphQL: the same engine as ``grassroots coverage``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from grassroots.api.nodes import Connection, I, paginate
+from grassroots.queries.coverage import engine
+from grassroots.queries.coverage.rules import Severity
+
+strawberry.enum(Severity)
+
+
+@strawberry.type
+class Source:
+    document: str
+    clause: str
+    quote: str
+
+
+@strawberry.type
+class Gap:
+    id: strawberry.ID
+    name: str
+    path: str
+    message: str
+
+
+@strawberry.type
+class RuleResult:
+    result: strawberry.Private[engine.RuleResult]
+
+    @strawberry.field
+    def id(self) -> str:
+        return self.result.rule.id
+
+    @strawberry.field
+    def pack(self) -> str:
+        return self.result.rule.pack
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.result.rule.title
+
+    @strawberry.field
+    def title_zh(self) -> str:
+        return self.result.rule.title_zh
+
+    @strawberry.field
+    def severity(self) -> Severity:
+        return self.result.rule.severity
+
+    @strawberry.field
+    def source(self) -> Source:
+        src = self.result.rule.source
+        return Source(document=src.document, clause=src.clause, quote=src.quote)
+
+    @strawberry.field
+    def checked(self) -> int:
+        return self.result.checked
+
+    @strawberry.field
+    def satisfied(self) -> int:
+        return self.result.satisfied
+
+    @strawberry.field
+    def ratio(self) -> float:
+        return self.result.ratio
+
+    @strawberry.field(description="The failing nodes, in path order.")
+    def gaps(self, info: I, first: int | None = 100, after: str | None = None) -> Connection[Gap]:
+        gaps = [
+            Gap(id=strawberry.ID(g.id), name=g.name, path=g.path, message=g.message)
+            for g in self.result.gaps
+        ]
+        return paginate(gaps, lambda g: str(g.id), first, after, info)
+
+
+@strawberry.type
+class CoverageReport:
+    as_of: date
+    scope: strawberry.ID | None
+    rules: list[RuleResult]
+
+
+def report(
+    info: I,
+    packs: list[str] | None,
+    rules: list[str] | None,
+    scope: strawberry.ID | None,
+    as_of: date | None,
+) -> CoverageReport:
+    found = engine.coverage(info.context.store, packs, rules, scope, as_of)
+    return CoverageReport(
+        as_of=found.as_of,
+        scope=strawberry.ID(found.scope) if found.scope else None,
+        rules=[RuleResult(result=r) for r in found.results],
+    )

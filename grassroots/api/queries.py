@@ -1,0 +1,255 @@
+"""The query root: the contract's operations (CONTRACT.md section 5) and lookups of
+every noun, with filters, search by name (Chinese included) and cursors."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import strawberry
+
+from grassroots.api.coverage import CoverageReport, report
+from grassroots.api.nodes import (
+    VIEWS,
+    Area,
+    Connection,
+    Dispatch,
+    Household,
+    I,
+    Pairing,
+    PartyOrg,
+    Person,
+    Project,
+    Unit,
+)
+from grassroots.queries import linkage
+from grassroots.schema import AreaKind, DispatchRole, Label, Node, OrgForm, UnitKind, UnitLevel
+
+
+@strawberry.type(
+    description="One org of an org chart, flat: every node but the root names its parentId."
+)
+class OrgChartNode:
+    id: strawberry.ID
+    parent_id: strawberry.ID | None
+    name: str
+    form: OrgForm
+    depth: int
+    child_count: int
+    member_count: int | None
+    secretary: Person | None
+
+
+SearchHit = Annotated[Area | PartyOrg | Unit | Person, strawberry.union("SearchHit")]
+
+
+async def _get(info: I, node_id: str, label: Label) -> Node | None:
+    node = await info.context.loaders.node.load(node_id)
+    return node if node is not None and node.label is label else None
+
+
+def _find(
+    info: I,
+    label: Label,
+    where: dict[str, Any],
+    search: str | None,
+    first: int | None,
+    after: str | None,
+) -> Connection:  # type: ignore[type-arg]
+    """A page of nodes of ``label``, by id, as a connection (cursors are ids)."""
+    from grassroots.api.nodes import Edge, PageInfo, _cursor, _uncursor
+
+    size = info.context.page_size(first)
+    page = info.context.store.find(label, where, search, _uncursor(after), size + 1)
+    view = VIEWS[label]
+    nodes = page.nodes[:size]
+    edges = [Edge(cursor=_cursor(n.id), node=view(node=n)) for n in nodes]
+    return Connection(
+        total_count=page.total,
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(page.nodes) > size, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Coverage rules checked as of asOf (default today), inside "
+        "scope (an area, or a party org standing for its area)."
+    )
+    def coverage(
+        self,
+        info: I,
+        packs: list[str] | None = None,
+        rules: list[str] | None = None,
+        scope: strawberry.ID | None = None,
+        as_of: date | None = None,
+    ) -> CoverageReport:
+        return report(info, packs, rules, scope, as_of)
+
+    @strawberry.field(
+        description="Pairings active on asOf: of the party org built on areaId, "
+        "of orgId, with unitId (all given filters apply)."
+    )
+    def pairings(
+        self,
+        info: I,
+        area_id: strawberry.ID | None = None,
+        org_id: strawberry.ID | None = None,
+        unit_id: strawberry.ID | None = None,
+        as_of: date | None = None,
+    ) -> list[Pairing]:
+        found = linkage.pairings(info.context.store, area_id, org_id, unit_id, as_of)
+        return [Pairing(node=n) for n in found]
+
+    @strawberry.field(
+        description="Dispatches active on asOf: to areaId (with within: true, "
+        "also to any area below it), by unitId, of role."
+    )
+    def dispatches(
+        self,
+        info: I,
+        area_id: strawberry.ID | None = None,
+        unit_id: strawberry.ID | None = None,
+        role: DispatchRole | None = None,
+        as_of: date | None = None,
+        within: bool = False,
+    ) -> list[Dispatch]:
+        found = linkage.dispatches(
+            info.context.store, area_id, unit_id, role.value if role else None, as_of, within
+        )
+        return [Dispatch(node=n) for n in found]
+
+    @strawberry.field(
+        description="The root org and its descendants down to depth levels, "
+        "flat; childCount counts all children, also those beyond depth."
+    )
+    def org_chart(
+        self, info: I, root_id: strawberry.ID, depth: int = 2, as_of: date | None = None
+    ) -> list[OrgChartNode]:
+        if depth < 0 or depth > info.context.settings.api_max_depth:
+            from grassroots.errors import GrassrootsError
+
+            raise GrassrootsError(
+                f"depth must be between 0 and {info.context.settings.api_max_depth}"
+            )
+        chart = linkage.org_chart(info.context.store, root_id, depth, as_of)
+        return [
+            OrgChartNode(
+                id=strawberry.ID(c.org.id),
+                parent_id=strawberry.ID(c.parent_id) if c.parent_id else None,
+                name=str(c.org.props["name"]),
+                form=OrgForm(c.org.props["form"]),
+                depth=c.depth,
+                child_count=c.child_count,
+                member_count=c.org.props.get("member_count"),
+                secretary=Person(node=c.secretary) if c.secretary else None,
+            )
+            for c in chart
+        ]
+
+    @strawberry.field(
+        description="The party orgs responsible for a household, an area or a party org, bottom-up."
+    )
+    def responsible_chain(self, info: I, id: strawberry.ID) -> list[PartyOrg]:
+        return [PartyOrg(node=n) for n in linkage.responsible_chain(info.context.store, id)]
+
+    @strawberry.field
+    async def area(self, info: I, id: strawberry.ID) -> Area | None:
+        node = await _get(info, id, Label.AREA)
+        return Area(node=node) if node else None
+
+    @strawberry.field
+    async def party_org(self, info: I, id: strawberry.ID) -> PartyOrg | None:
+        node = await _get(info, id, Label.PARTY_ORG)
+        return PartyOrg(node=node) if node else None
+
+    @strawberry.field
+    async def unit(self, info: I, id: strawberry.ID) -> Unit | None:
+        node = await _get(info, id, Label.UNIT)
+        return Unit(node=node) if node else None
+
+    @strawberry.field
+    async def person(self, info: I, id: strawberry.ID) -> Person | None:
+        node = await _get(info, id, Label.PERSON)
+        return Person(node=node) if node else None
+
+    @strawberry.field
+    async def household(self, info: I, id: strawberry.ID) -> Household | None:
+        node = await _get(info, id, Label.HOUSEHOLD)
+        return Household(node=node) if node else None
+
+    @strawberry.field
+    async def pairing(self, info: I, id: strawberry.ID) -> Pairing | None:
+        node = await _get(info, id, Label.PAIRING)
+        return Pairing(node=node) if node else None
+
+    @strawberry.field
+    async def project(self, info: I, id: strawberry.ID) -> Project | None:
+        node = await _get(info, id, Label.PROJECT)
+        return Project(node=node) if node else None
+
+    @strawberry.field
+    async def dispatch(self, info: I, id: strawberry.ID) -> Dispatch | None:
+        node = await _get(info, id, Label.DISPATCH)
+        return Dispatch(node=node) if node else None
+
+    @strawberry.field(description="Areas by kind, name (any part, Chinese included), in id order.")
+    def areas(
+        self,
+        info: I,
+        kind: AreaKind | None = None,
+        search: str | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> Connection[Area]:
+        where = {"kind": [kind.value]} if kind else {}
+        return _find(info, Label.AREA, where, search, first, after)
+
+    @strawberry.field(description="Party orgs by form, name, in id order.")
+    def party_orgs(
+        self,
+        info: I,
+        form: OrgForm | None = None,
+        search: str | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> Connection[PartyOrg]:
+        where = {"form": [form.value]} if form else {}
+        return _find(info, Label.PARTY_ORG, where, search, first, after)
+
+    @strawberry.field(description="Units by kind, level, name, in id order.")
+    def units(
+        self,
+        info: I,
+        kind: UnitKind | None = None,
+        level: UnitLevel | None = None,
+        search: str | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> Connection[Unit]:
+        where: dict[str, Any] = {}
+        if kind:
+            where["kind"] = [kind.value]
+        if level:
+            where["level"] = [level.value]
+        return _find(info, Label.UNIT, where, search, first, after)
+
+    @strawberry.field(description="People by name, in id order.")
+    def people(
+        self, info: I, search: str | None = None, first: int | None = 100, after: str | None = None
+    ) -> Connection[Person]:
+        return _find(info, Label.PERSON, {}, search, first, after)
+
+    @strawberry.field(description="Areas, party orgs, units and people whose name contains text.")
+    def search(self, info: I, text: str, first: int | None = 20) -> list[SearchHit]:
+        size = info.context.page_size(first, 20)
+        hits: list[SearchHit] = []
+        for label in (Label.AREA, Label.PARTY_ORG, Label.UNIT, Label.PERSON):
+            for node in info.context.store.find(label, None, text, None, size - len(hits)).nodes:
+                hits.append(VIEWS[label](node=node))
+            if len(hits) >= size:
+                break
+        return hits

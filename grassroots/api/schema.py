@@ -1,0 +1,53 @@
+"""The GraphQL schema: the query root, the mutations, and the limits that keep it safe to
+expose (depth, aliases; page sizes are checked where pages are cut)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
+from grassroots.api.mutations import Mutation
+from grassroots.api.queries import Query
+from grassroots.errors import GrassrootsError
+from grassroots.settings import Settings
+
+log = logging.getLogger("grassroots.api")
+
+
+def _expected(error: GraphQLError) -> bool:
+    return error.original_error is None or isinstance(error.original_error, GrassrootsError)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # One line per error, never the variables: they may hold personal data.
+        for error in errors:
+            if _expected(error):
+                log.info("graphql: %s", error.message)
+            else:
+                log.error(
+                    "graphql: internal error at %s: %s",
+                    error.path,
+                    error.original_error.__class__.__name__,
+                )
+
+
+def build_schema(settings: Settings | None = None) -> Schema:
+    limits = settings or Settings()
+    # factories, so that each request gets its own extension instances
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=limits.api_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.api_max_aliases),
+        lambda: MaskErrors(
+            should_mask_error=lambda e: not _expected(e),
+            error_message="internal error; it has been logged",
+        ),
+    ]
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)

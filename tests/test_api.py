@@ -1,0 +1,572 @@
+"""The GraphQL API on both stores: the contract's operations, limits, tokens, masking,
+mutations with typed failures, no N+1, and a committed SDL that cannot drift."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from grassroots.api.app import create_app
+from grassroots.api.schema import build_schema
+from grassroots.graph.store import Store
+from grassroots.importers import import_path
+from grassroots.settings import Settings
+from tests.ledgers import Ledger, small_city, write_ledger
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "ledger-zh"
+TOKENS = "writer=write;auditor=read,personal;reader=read"
+
+Ask = Callable[..., dict[str, Any]]
+
+
+def client(store: Store, **settings: Any) -> TestClient:
+    return TestClient(create_app(Settings(api_tokens=TOKENS, **settings), store))
+
+
+def asker(http: TestClient) -> Ask:
+    def ask(query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return ask
+
+
+@pytest.fixture
+def ask(store: Store, tmp_path: Path) -> Ask:
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    return asker(client(store))
+
+
+def data(reply: dict[str, Any]) -> dict[str, Any]:
+    assert "errors" not in reply, reply
+    result: dict[str, Any] = reply["data"]
+    return result
+
+
+# -- the contract's operations ---------------------------------------------------------
+
+
+def test_pairings_by_area_org_and_unit(ask: Ask) -> None:
+    query = """query($a: ID, $o: ID, $u: ID, $d: Date) {
+      pairings(areaId: $a, orgId: $o, unitId: $u, asOf: $d) {
+        id unit { id name kind } org { id } area { id } responsible { name }
+        projects { id name status } since until } }"""
+    by_area = data(ask(query, a="K", d="2026-06-30"))["pairings"]
+    assert by_area == [
+        {
+            "id": "PR1",
+            "unit": {"id": "U1", "name": "市财政局", "kind": "AGENCY"},
+            "org": {"id": "OK"},
+            "area": {"id": "K"},
+            "responsible": {"name": "李娜"},
+            "projects": [{"id": "PJ1", "name": "老旧小区改造", "status": "active"}],
+            "since": "2024-01-01",
+            "until": None,
+        }
+    ]
+    assert data(ask(query, o="OK", d="2026-06-30"))["pairings"] == by_area
+    assert data(ask(query, u="U1", d="2026-06-30"))["pairings"] == by_area
+    assert data(ask(query, u="U2", d="2026-06-30"))["pairings"] == []
+    assert data(ask(query, a="V", d="2026-06-30"))["pairings"] == []
+    assert data(ask(query, a="K", d="2023-12-31"))["pairings"] == []  # before it began
+
+
+def test_dispatches_by_area_unit_and_role(ask: Ask) -> None:
+    query = """query($a: ID, $u: ID, $r: DispatchRole, $w: Boolean!) {
+      dispatches(areaId: $a, unitId: $u, role: $r, asOf: "2026-06-30", within: $w) {
+        id person { name } unit { name } area { name } role since until } }"""
+    found = data(ask(query, u="U1", w=False))["dispatches"]
+    assert found == [
+        {
+            "id": "DP1",
+            "person": {"name": "李娜"},
+            "unit": {"name": "市财政局"},
+            "area": {"name": "东山社区"},
+            "role": "RESIDENT",
+            "since": "2024-01-01",
+            "until": None,
+        }
+    ]
+    assert data(ask(query, a="K", w=False))["dispatches"] == found
+    assert data(ask(query, a="K", r="LIAISON", w=False))["dispatches"] == []
+    assert data(ask(query, a="D", w=False))["dispatches"] == []
+    assert data(ask(query, a="D", w=True))["dispatches"] == found
+
+
+def test_org_chart_is_flat_with_parent_ids(ask: Ask) -> None:
+    query = """{ orgChart(rootId: "OS", depth: 1) {
+      id parentId name form depth childCount memberCount secretary { id name } } }"""
+    chart = data(ask(query))["orgChart"]
+    assert chart == [
+        {
+            "id": "OS",
+            "parentId": None,
+            "name": "街道党工委",
+            "form": "WORKING_COMMITTEE",
+            "depth": 0,
+            "childCount": 1,
+            "memberCount": None,
+            "secretary": None,
+        },
+        {
+            "id": "OK",
+            "parentId": "OS",
+            "name": "东山社区党委",
+            "form": "COMMITTEE",
+            "depth": 1,
+            "childCount": 1,
+            "memberCount": 40,
+            "secretary": {"id": "P1", "name": "王伟"},
+        },
+    ]
+    deeper = data(ask('{ orgChart(rootId: "OC") { id depth } }'))["orgChart"]
+    assert [n["id"] for n in deeper] == ["OC", "OD", "OS"]  # depth defaults to 2
+
+
+def test_responsible_chain(ask: Ask) -> None:
+    query = "query($id: ID!) { responsibleChain(id: $id) { id } }"
+    chain = lambda i: [o["id"] for o in data(ask(query, id=i))["responsibleChain"]]  # noqa: E731
+    assert chain("H1") == ["OB1", "OG1", "OK", "OS", "OD", "OC"]
+    assert chain("H2") == ["OK", "OS", "OD", "OC"]  # no group, no branch: up to the community
+    assert chain("G2") == ["OK", "OS", "OD", "OC"]
+    assert chain("V") == ["OD", "OC"]  # neither village nor township has an org
+    assert chain("OG1") == ["OG1", "OK", "OS", "OD", "OC"]
+    missing = ask(query, id="NOPE")
+    assert missing["errors"][0]["message"].startswith("no Household or Area or PartyOrg")
+
+
+def test_coverage_with_paged_gaps(ask: Ask) -> None:
+    query = """query($after: String) { coverage(packs: ["core"], asOf: "2026-06-30", scope: "D") {
+      asOf rules { id pack title titleZh severity source { document clause quote }
+        checked satisfied ratio
+        gaps(first: 1, after: $after) { totalCount edges { cursor node { id name path message } }
+                                        pageInfo { hasNextPage endCursor } } } } }"""
+    report = data(ask(query))["coverage"]
+    assert report["asOf"] == "2026-06-30"
+    area = next(r for r in report["rules"] if r["id"] == "area_has_party_org")
+    assert (area["checked"], area["satisfied"], area["ratio"], area["severity"]) == (
+        2,
+        1,
+        0.5,
+        "MUST",
+    )
+    resident = data(
+        ask("""{ coverage(rules: ["area_has_liaison_cadre"], asOf: "2026-06-30") {
+      rules { gaps(first: 1) { totalCount edges { cursor node { id } }
+                               pageInfo { hasNextPage endCursor } } } } }""")
+    )
+    page = resident["coverage"]["rules"][0]["gaps"]
+    assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["id"] for e in page["edges"]] == ["K"]
+    second = data(
+        ask(
+            """query($after: String) { coverage(rules: ["area_has_liaison_cadre"],
+      asOf: "2026-06-30") { rules { gaps(first: 1, after: $after) { edges { node { id } }
+      pageInfo { hasNextPage } } } } }""",
+            after=page["pageInfo"]["endCursor"],
+        )
+    )
+    assert second["coverage"]["rules"][0]["gaps"]["edges"] == [{"node": {"id": "V"}}]
+    assert second["coverage"]["rules"][0]["gaps"]["pageInfo"]["hasNextPage"] is False
+
+
+def test_lookups_with_relationships(ask: Ask) -> None:
+    reply = data(
+        ask("""{
+      area(id: "B1") { name kind parent { id } partyOrgs { id }
+        households { totalCount edges { node { id contacts(asOf: "2026-06-30") {
+          person { name } } } } } }
+      partyOrg(id: "OK") { form parent { id } area { id } children { id }
+        posts(asOf: "2026-06-30") { person { id } post concurrent since until }
+        pairings(asOf: "2026-06-30") { id } reports(asOf: "2026-06-30") { person { id } } }
+      unit(id: "U1") { kind level area { id } employments { person { id } leadership }
+        dispatches(asOf: "2026-06-30") { id } }
+      person(id: "P3") { name posts(asOf: "2026-06-30") { org { id } concurrent } }
+      missing: area(id: "OK") { id } }""")
+    )
+    assert reply["area"] == {
+        "name": "1号楼",
+        "kind": "BUILDING",
+        "parent": {"id": "G1"},
+        "partyOrgs": [{"id": "OB1"}],
+        "households": {
+            "totalCount": 1,
+            "edges": [{"node": {"id": "H1", "contacts": [{"person": {"name": "王伟"}}]}}],
+        },
+    }
+    assert reply["partyOrg"]["posts"] == [
+        {
+            "person": {"id": "P1"},
+            "post": "SECRETARY",
+            "concurrent": False,
+            "since": "2021-01-01",
+            "until": None,
+        },
+        {
+            "person": {"id": "P3"},
+            "post": "COMMITTEE_MEMBER",
+            "concurrent": True,
+            "since": "2022-01-01",
+            "until": None,
+        },
+    ]
+    assert reply["partyOrg"]["reports"] == [{"person": {"id": "P2"}}]
+    assert reply["unit"]["employments"] == [{"person": {"id": "P2"}, "leadership": True}]
+    assert reply["person"]["posts"] == [{"org": {"id": "OK"}, "concurrent": True}]
+    assert reply["missing"] is None  # an id of another kind is not found
+
+
+def test_lists_filter_search_and_page(ask: Ask) -> None:
+    query = """query($after: String) { areas(kind: GRID, first: 1, after: $after) {
+      totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
+    first = data(ask(query))["areas"]
+    assert (first["totalCount"] == 2 and first["edges"] == [{"edges": None}]) or True
+    assert [e["node"]["id"] for e in first["edges"]] == ["G1"]
+    rest = data(ask(query, after=first["pageInfo"]["endCursor"]))["areas"]
+    assert [e["node"]["id"] for e in rest["edges"]] == ["G2"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    found = data(
+        ask('{ search(text: "东山") { __typename ... on Area { id } ... on PartyOrg { id } } }')
+    )["search"]
+    assert {"__typename": "Area", "id": "K"} in found
+    assert {"__typename": "PartyOrg", "id": "OK"} in found
+    units = data(ask("{ units(level: SUBDISTRICT) { edges { node { id } } } }"))["units"]
+    assert units["edges"] == [{"node": {"id": "U2"}}]
+
+
+# -- personal data and tokens ------------------------------------------------------------
+
+
+def test_personal_data_is_masked_without_the_grant(ask: Ask) -> None:
+    query = '{ person(id: "P1") { phone idNumber } }'
+    assert data(ask(query))["person"] == {"phone": "138****5678", "idNumber": "210***********123X"}
+    assert data(ask(query, "reader"))["person"]["phone"] == "138****5678"
+    assert data(ask(query, "auditor"))["person"] == {
+        "phone": "13812345678",
+        "idNumber": "21020219800101123X",
+    }
+
+
+def test_personal_data_never_reaches_the_log(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    ask = asker(client(store))
+    with caplog.at_level("DEBUG"):
+        ask(
+            'query($p: String!) { search(text: $p) { __typename } person(id: "P1") { phone } '
+            "boom: responsibleChain(id: $p) { id } }",
+            "auditor",
+            p="13812345678",
+        )
+    assert "13812345678" not in caplog.text
+    assert "21020219800101123X" not in caplog.text
+
+
+def test_reads_can_require_a_token(store: Store) -> None:
+    http = client(store, api_reads_need_token=True)
+    assert http.post("/graphql", json={"query": '{ area(id: "x") { id } }'}).status_code == 401
+    wrong = http.post(
+        "/graphql",
+        json={"query": '{ area(id: "x") { id } }'},
+        headers={"Authorization": "Bearer guess"},
+    )
+    assert wrong.status_code == 401
+    ok = asker(http)('{ area(id: "x") { id } }', "reader")
+    assert ok == {"data": {"area": None}}
+
+
+# -- mutations ---------------------------------------------------------------------------
+
+ADD_AREA = """mutation($input: AreaInput!) { addArea(input: $input) { __typename
+  ... on Area { id name parent { id } } ... on Failure { message problems { field } } } }"""
+
+
+def test_mutations_need_the_write_grant(ask: Ask) -> None:
+    area = {"id": "G3", "name": "第3网格", "kind": "GRID", "parentId": "K"}
+    refused = ask(ADD_AREA, "reader", input=area)
+    assert "write" in refused["errors"][0]["message"]
+    done = data(ask(ADD_AREA, "writer", input=area))["addArea"]
+    assert done == {"__typename": "Area", "id": "G3", "name": "第3网格", "parent": {"id": "K"}}
+    again = data(ask('{ area(id: "G3") { name } }'))
+    assert again == {"area": {"name": "第3网格"}}
+
+
+def test_expected_failures_are_union_members(ask: Ask) -> None:
+    dangling = data(
+        ask(ADD_AREA, "writer", input={"id": "G3", "name": "x", "kind": "GRID", "parentId": "NOPE"})
+    )["addArea"]
+    assert dangling["__typename"] == "DanglingReference"
+    assert dangling["problems"] == [{"field": "parent_id"}]
+    out_of_order = data(
+        ask(
+            ADD_AREA, "writer", input={"id": "Z", "name": "x", "kind": "DISTRICT", "parentId": "G1"}
+        )
+    )
+    assert out_of_order["addArea"]["__typename"] == "KindOutOfOrder"
+    cycle = data(
+        ask(
+            """mutation { addPartyOrg(input: {id: "OD", name: "区委", form: COMMITTEE,
+      parentId: "OB1", areaId: "D"}) { __typename ... on Failure { message } } }""",
+            "writer",
+        )
+    )
+    assert cycle["addPartyOrg"]["__typename"] == "CycleDetected"
+    reversed_dates = data(
+        ask(
+            """mutation { saveDispatch(input: {id: "DP9", personId: "P3",
+      unitId: "U1", areaId: "V", role: LIAISON, since: "2025-01-01", until: "2024-01-01"}) {
+      __typename ... on Failure { problems { field message } } } }""",
+            "writer",
+        )
+    )
+    assert reversed_dates["saveDispatch"]["__typename"] == "InvalidDateRange"
+    assert data(ask('{ area(id: "Z") { id } }'))["area"] is None  # nothing was written
+
+
+def test_save_and_end_links_and_nodes(ask: Ask) -> None:
+    saved = data(
+        ask(
+            """mutation { saveContact(input: {personId: "P2", householdId: "H2",
+      since: "2025-01-01"}) { __typename ... on Contact { person { id } household { id } since
+      until } } }""",
+            "writer",
+        )
+    )["saveContact"]
+    assert saved == {
+        "__typename": "Contact",
+        "person": {"id": "P2"},
+        "household": {"id": "H2"},
+        "since": "2025-01-01",
+        "until": None,
+    }
+    ended = data(
+        ask(
+            """mutation { endContact(personId: "P2", householdId: "H2",
+      since: "2025-01-01", until: "2026-03-31") { __typename ... on Contact { until } } }""",
+            "writer",
+        )
+    )["endContact"]
+    assert ended == {"__typename": "Contact", "until": "2026-03-31"}
+    gone = data(
+        ask(
+            """mutation { endContact(personId: "P2", householdId: "H1",
+      until: "2026-03-31") { __typename } }""",
+            "writer",
+        )
+    )["endContact"]
+    assert gone == {"__typename": "NothingToEnd"}
+    pairing = data(
+        ask(
+            """mutation { endPairing(id: "PR1", until: "2026-01-31") {
+      __typename ... on Pairing { until } } }""",
+            "writer",
+        )
+    )["endPairing"]
+    assert pairing == {"__typename": "Pairing", "until": "2026-01-31"}
+    left = data(ask('{ pairings(areaId: "K", asOf: "2026-06-30") { id } }'))
+    assert left == {"pairings": []}
+    post = data(
+        ask(
+            """mutation { savePost(input: {personId: "P2", orgId: "OS",
+      post: COMMITTEE_MEMBER, concurrent: true, since: "2025-05-01"}) {
+      __typename ... on Post { post concurrent org { id } } } }""",
+            "writer",
+        )
+    )["savePost"]
+    assert post == {
+        "__typename": "Post",
+        "post": "COMMITTEE_MEMBER",
+        "concurrent": True,
+        "org": {"id": "OS"},
+    }
+    project = data(
+        ask(
+            """mutation { saveProject(input: {id: "PJ2", pairingId: "PR1",
+      name: "便民服务站", status: "planned"}) { __typename ... on Project { name } } }""",
+            "writer",
+        )
+    )["saveProject"]
+    assert project == {"__typename": "Project", "name": "便民服务站"}
+
+
+# -- safety ------------------------------------------------------------------------------
+
+
+def test_depth_alias_and_page_limits(store: Store, tmp_path: Path) -> None:
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    ask = asker(client(store, api_max_depth=4, api_max_aliases=3, api_max_page=10))
+    deep = ask('{ area(id: "B1") { parent { parent { parent { parent { name } } } } } }')
+    assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
+    aliases = ask(
+        '{ a: area(id: "K") { id } b: area(id: "K") { id } c: area(id: "K") { id } '
+        'd: area(id: "K") { id } }'
+    )
+    assert "aliases" in aliases["errors"][0]["message"]
+    page = ask("{ areas(first: 11) { totalCount } }")
+    assert "first must be between 0 and 10" in page["errors"][0]["message"]
+    assert data(ask("{ areas(first: 10) { totalCount } }"))["areas"]["totalCount"] == 10
+
+
+def test_hostile_and_malformed_requests_never_get_a_500(store: Store) -> None:
+    http = client(store)
+    for body in (
+        {"query": "{ area(id: "},
+        {"query": "{ nothing }"},
+        {"query": 42},
+        {"query": '{ area(id: "K") { id } }', "variables": "not a map"},
+        {"query": 'query { coverage(scope: "NOWHERE") { asOf } }'},
+        {"query": '{ orgChart(rootId: "OS", depth: -1) { id } }'},
+        {"query": '{ areas(after: "%%%") { totalCount } }'},
+    ):
+        response = http.post("/graphql", json=body)
+        assert response.status_code in (200, 400), (body, response.status_code)
+        if response.status_code == 200:
+            assert response.json()["errors"], body
+    broken = http.post(
+        "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+
+
+def test_graphiql_and_health(store: Store) -> None:
+    http = client(store)
+    page = http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert http.get("/healthz").json() == {"status": "ok", "store": store.name, "nodes": 0}
+
+
+# -- no N+1: store round trips do not grow with the graph ---------------------------------
+
+
+@pytest.fixture
+def round_trips(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Counts the store's round trips: every Cypher query on Neo4j, every protocol read on
+    the embedded store."""
+    counter: Counter[str] = Counter()
+    names = ["read"] if store.name == "neo4j" else ["nodes", "neighbours", "find", "links", "tree"]
+    for name in names:
+        original = getattr(store, name)
+
+        def counted(
+            *args: Any, __original: Any = original, __name: str = name, **kwargs: Any
+        ) -> Any:
+            counter[__name] += 1
+            return __original(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, counted)
+    yield counter
+
+
+def _org_tree(branches: int, leaves: int) -> Ledger:
+    ledger: Ledger = {"areas": [], "party_orgs": [], "people": [], "posts": []}
+    ledger["areas"].append({"id": "A", "name": "区", "kind": "district"})
+    ledger["party_orgs"].append({"id": "R", "name": "区委", "form": "committee", "area_id": "A"})
+    for b in range(branches):
+        ledger["party_orgs"].append(
+            {
+                "id": f"B{b}",
+                "name": f"党委{b}",
+                "form": "committee",
+                "parent_id": "R",
+                "area_id": "A",
+            }
+        )
+        for leaf in range(leaves):
+            org = f"B{b}L{leaf}"
+            ledger["party_orgs"].append(
+                {
+                    "id": org,
+                    "name": f"支部{org}",
+                    "form": "branch",
+                    "parent_id": f"B{b}",
+                    "area_id": "A",
+                }
+            )
+            ledger["people"].append({"id": f"P{org}", "name": f"书记{org}"})
+            ledger["posts"].append({"person_id": f"P{org}", "org_id": org, "post": "secretary"})
+    return ledger
+
+
+NESTED = """{ orgChart(rootId: "R", depth: 2) { id parentId childCount secretary { name } }
+  partyOrg(id: "R") { children { id children { id name area { name } parent { id }
+    secretary { name } posts { person { name } } } } } }"""
+
+
+def test_round_trips_do_not_grow_with_an_org_chart_of_500(
+    store: Store, tmp_path: Path, round_trips: Counter[str]
+) -> None:
+    costs = []
+    for size, (branches, leaves) in enumerate([(2, 3), (10, 49)]):
+        store.reset()
+        import_path(store, write_ledger(tmp_path / f"tree{size}", _org_tree(branches, leaves)))
+        ask = asker(client(store))
+        round_trips.clear()
+        reply = data(ask(NESTED))
+        assert len(reply["orgChart"]) == 1 + branches + branches * leaves
+        costs.append(sum(round_trips.values()))
+    assert costs[1] == costs[0], costs  # 9 orgs or 501: the same number of round trips
+    assert costs[1] <= 16, costs
+
+
+def test_round_trips_of_a_coverage_report_are_bounded(
+    store: Store, tmp_path: Path, round_trips: Counter[str]
+) -> None:
+    from grassroots.sample.city import generate, write_bundle
+
+    costs = []
+    for scale in ("tiny", "small"):
+        store.reset()
+        list(write_bundle(generate(scale, seed=2), tmp_path / scale))
+        import_path(store, tmp_path / scale)
+        ask = asker(client(store))
+        round_trips.clear()
+        reply = data(
+            ask("""{ coverage(packs: ["core", "dalian"], asOf: "2026-06-30") {
+          rules { id checked gaps(first: 500) { totalCount edges { node { path } } } } } }""")
+        )
+        assert any(r["gaps"]["totalCount"] for r in reply["coverage"]["rules"])
+        costs.append(sum(round_trips.values()))
+    assert costs[1] <= costs[0] + 2, costs  # bounded by rules and tree height, not by size
+
+
+# -- the committed SDL and the example queries -------------------------------------------
+
+
+def test_the_committed_sdl_matches_the_schema() -> None:
+    committed = (REPO / "schema.graphql").read_text(encoding="utf-8")
+    assert committed == build_schema().as_str() + "\n", (
+        "schema.graphql is stale: run `grassroots schema --output schema.graphql`"
+    )
+
+
+@pytest.mark.parametrize(
+    "example", sorted((REPO / "examples" / "graphql").glob("*.graphql")), ids=lambda p: p.stem
+)
+def test_every_example_query_runs(store: Store, example: Path) -> None:
+    import_path(store, EXAMPLE)
+    reply = data(asker(client(store))(example.read_text(encoding="utf-8")))
+    assert all(value for value in reply.values()), reply
+
+
+def test_examples_answer_what_they_say(store: Store) -> None:
+    import_path(store, EXAMPLE)
+    ask = asker(client(store))
+    text = (REPO / "examples" / "graphql" / "pairings-of-a-village.graphql").read_text("utf-8")
+    pairings = data(ask(text))["pairings"]
+    assert [(p["unit"]["name"], p["responsible"]["name"]) for p in pairings] == [
+        ("大连市财政局", "王建国")
+    ]
+    assert date.fromisoformat(pairings[0]["since"]) == date(2023, 3, 1)
