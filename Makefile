@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 ## Lint, type-check, then the whole suite on both stores against a real Neo4j.
 test: $(STAMP) lint typecheck
-	@bash tools/run-tests.sh $(BIN)/pytest
+	@bash tools/with-neo4j.sh $(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check grassroots tests
@@ -34,6 +34,12 @@ neo4j-start:
 
 neo4j-stop:
 	@tools/neo4j/neo4j.sh stop
+
+## Benchmarks against baselines, both stores, district then city scale (not run by test).
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@bash tools/with-neo4j.sh $(BIN)/python benchmarks/run.py --scale district
+	@bash tools/with-neo4j.sh $(BIN)/python benchmarks/run.py --scale city
 
 clean:
 	tools/neo4j/neo4j.sh stop || true

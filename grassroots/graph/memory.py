@@ -90,6 +90,7 @@ class MemoryStore:
         self._generation = self._stored_generation()
         self._graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         self.by_label: dict[Label, set[str]] = defaultdict(set)
+        self.by_kind: dict[str, set[str]] = defaultdict(set)  # areas by kind
         self.by_type: dict[RelType, set[Edge]] = defaultdict(set)
         self._ends: dict[EdgeKey, tuple[str, str]] = {}
         for node_id, label, props in self._db.execute("SELECT id, label, props FROM node"):
@@ -102,6 +103,8 @@ class MemoryStore:
     def _add_node(self, node_id: str, label: Label, props: Props) -> None:
         self._graph.add_node(node_id, label=label, props=props)
         self.by_label[label].add(node_id)
+        if label is Label.AREA:
+            self.by_kind[str(props.get("kind"))].add(node_id)
 
     def _add_edge(self, start: str, end: str, key: EdgeKey, props: Props) -> None:
         self._graph.add_edge(start, end, key=key, props=props)
@@ -113,18 +116,21 @@ class MemoryStore:
         self.by_type[key[0]].discard((start, end, key))
         self._ends.pop(key, None)
 
+    # The three helpers below read the graph as it is, without the generation check:
+    # callers take ``graph`` once per question, not once per node.
+
     def out(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes ``node_id`` points to along ``rel``."""
-        g = self.graph
+        g = self._graph
         return [v for _, v, k in g.out_edges(node_id, keys=True) if k[0] is rel]
 
     def into(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes pointing to ``node_id`` along ``rel``."""
-        g = self.graph
+        g = self._graph
         return [u for u, _, k in g.in_edges(node_id, keys=True) if k[0] is rel]
 
     def props(self, node_id: str) -> Props:
-        data: Props = self.graph.nodes[node_id]["props"]
+        data: Props = self._graph.nodes[node_id]["props"]
         return data
 
     # -- the Store protocol ------------------------------------------------------------
@@ -249,6 +255,7 @@ class MemoryStore:
             if node.id in g:
                 old_label = g.nodes[node.id]["label"]
                 self.by_label[old_label].discard(node.id)
+                self.by_kind[str(g.nodes[node.id]["props"].get("kind"))].discard(node.id)
                 for _, end, key in list(g.out_edges(node.id, keys=True)):
                     if key[0] not in BY_LINK:
                         self._drop_edge(node.id, end, key)

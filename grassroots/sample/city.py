@@ -46,8 +46,8 @@ class Scale:
 SCALES = {
     "tiny": Scale(1, 1, 1, 2, 2, 2, 3),
     "small": Scale(3, 1, 2, 3, 3, 4, 8),
-    "district": Scale(1, 0, 8, 8, 12, 10, 8),
-    "city": Scale(7, 3, 12, 14, 9, 10, 5),
+    "district": Scale(1, 0, 8, 8, 12, 10, 5),  # about 50k nodes
+    "city": Scale(8, 3, 14, 15, 9, 10, 5),  # 1,680 villages and communities
 }
 
 

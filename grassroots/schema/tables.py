@@ -59,10 +59,10 @@ class Table:
 
     def to_element(self, row: Row, extra: Props | None = None) -> Node | Link:
         """The node or link a validated row becomes; ``extra`` holds kept unknown columns."""
+        values = row.model_dump(mode="json")
         ref_columns = {ref.column for ref in self.refs}
         props: Props = dict(extra or {})
-        props.update(row.model_dump(mode="json", exclude=ref_columns, exclude_none=True))
-        values = row.model_dump(mode="json")
+        props.update((k, v) for k, v in values.items() if v is not None and k not in ref_columns)
         if self.label is not None:
             refs = {ref.rel: values[ref.column] for ref in self.refs if values[ref.column]}
             return Node(self.label, props, refs)

@@ -31,6 +31,7 @@ from grassroots.schema.tables import DATED_LABELS, DATED_RELS
 class MemoryEvaluator:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
+        self.g = store.graph
 
     # -- the focus ------------------------------------------------------------------------
 
@@ -51,6 +52,13 @@ class MemoryEvaluator:
         holders = self._holders(focus, rule.condition, today)
         return len(focus), [n for n in focus if n not in holders]
 
+    def _candidates(self, label: Label, where: Filters) -> Iterable[str]:
+        """The focus's first cut from an index: areas by kind, else nodes by label."""
+        kinds = where.get("kind")
+        if label is Label.AREA and isinstance(kinds, list):
+            return sorted({n for kind in kinds for n in self.store.by_kind.get(str(kind), ())})
+        return sorted(self.store.by_label[label])
+
     def inside(self, area: str) -> set[str]:
         """The area and every area below it."""
         found, frontier = {area}, [area]
@@ -67,8 +75,7 @@ class MemoryEvaluator:
         return current
 
     def _node_ok(self, node: str, label: Label, filters: Filters, day: str) -> bool:
-        g = self.store.graph
-        data = g.nodes[node]
+        data = self.g.nodes[node]
         if data["label"] is not label:
             return False
         props: Props = data["props"]
@@ -121,7 +128,7 @@ class MemoryEvaluator:
 
     def _walk(self, start: Iterable[str], path: list[Step], day: str) -> set[str]:
         """The distinct nodes reached from ``start`` along ``path``."""
-        g = self.store.graph
+        g = self.g
         frontier = set(start)
         for step in path:
             reached: set[str] = set()
@@ -143,7 +150,7 @@ class MemoryEvaluator:
     def _reaching(self, path: list[Step], day: str) -> set[str]:
         """Every node with at least one walk along ``path``: walked backwards, once, over
         the relationship-type index."""
-        g = self.store.graph
+        g = self.g
         frontier: set[str] | None = None  # None: the last step may end anywhere
         for step in reversed(path):
             reached: set[str] = set()

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test suite on both stores. Uses the Neo4j named by NEO4J_URI when set;
-# otherwise starts the project's own (tools/neo4j) and stops it afterwards. If Neo4j
-# cannot be had, this fails: the Neo4j half is never skipped.
+# Runs a command with a real Neo4j available: the one NEO4J_URI names, or else the
+# project's own (tools/neo4j), started first and stopped afterwards. If Neo4j cannot be
+# started this fails: nothing that needs Neo4j is ever skipped.
+#   tools/with-neo4j.sh .venv/bin/pytest -q
 set -euo pipefail
-pytest=${1:-.venv/bin/pytest}
 here=$(cd "$(dirname "$0")/.." && pwd)
 started=""
 if [ -z "${NEO4J_URI:-}" ]; then
@@ -16,5 +16,4 @@ if [ -z "${NEO4J_URI:-}" ]; then
 fi
 cleanup() { if [ -n "$started" ]; then "$here/tools/neo4j/neo4j.sh" stop; fi; }
 trap cleanup EXIT
-export GRASSROOTS_REQUIRE_NEO4J=1
-"$pytest" -q -p no:cacheprovider "${@:2}"
+"$@"
