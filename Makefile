@@ -23,8 +23,8 @@ test: $(STAMP) lint typecheck
 	@bash tools/with-neo4j.sh $(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check grassroots tests
-	$(BIN)/ruff format --check grassroots tests
+	$(BIN)/ruff check grassroots tests benchmarks
+	$(BIN)/ruff format --check grassroots tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

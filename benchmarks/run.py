@@ -64,14 +64,25 @@ def networkx_baseline(store: Any) -> dict[str, int]:
     g = store.graph
     day = DAY.isoformat()
     grids = [n for n, d in g.nodes(data=True) if d["props"].get("kind") == "grid"]
-    with_branch = {v for u, v, k in g.edges(keys=True) if k[0] is RelType.BUILT_ON
-                   and g.nodes[u]["props"].get("form") in ("branch", "general_branch")}
+    with_branch = {
+        v
+        for u, v, k in g.edges(keys=True)
+        if k[0] is RelType.BUILT_ON
+        and g.nodes[u]["props"].get("form") in ("branch", "general_branch")
+    }
     households = [n for n, d in g.nodes(data=True) if d["label"] == "Household"]
-    contacted = {v for u, v, k, p in g.edges(keys=True, data="props") if k[0] is RelType.CONTACTS
-                 and (p.get("since") or "") <= day and day <= (p.get("until") or "9999")
-                 and g.nodes[u]["props"].get("party_member") is not False}
-    return {"grid_has_branch": sum(1 for n in grids if n not in with_branch),
-            "household_has_contact": sum(1 for n in households if n not in contacted)}
+    contacted = {
+        v
+        for u, v, k, p in g.edges(keys=True, data="props")
+        if k[0] is RelType.CONTACTS
+        and (p.get("since") or "") <= day
+        and day <= (p.get("until") or "9999")
+        and g.nodes[u]["props"].get("party_member") is not False
+    }
+    return {
+        "grid_has_branch": sum(1 for n in grids if n not in with_branch),
+        "household_has_contact": sum(1 for n in households if n not in contacted),
+    }
 
 
 HAND_CYPHER = {
@@ -111,7 +122,9 @@ def shacl_baseline(store: Any) -> dict[str, Any]:
                     data.add((subject, ex.builtOn, ex[end]))
         elif isinstance(element, Link) and element.type is RelType.CONTACTS:
             data.add((ex[element.start], ex.contacts, ex[element.end]))
-    shapes = Graph().parse(format="turtle", data="""
+    shapes = Graph().parse(
+        format="turtle",
+        data="""
 @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <urn:grassroots:> .
 ex:GridShape a sh:NodeShape ; sh:targetClass ex:Grid ;
   sh:property [ sh:path [ sh:inversePath ex:builtOn ] ;
@@ -119,10 +132,12 @@ ex:GridShape a sh:NodeShape ; sh:targetClass ex:Grid ;
     sh:qualifiedMinCount 1 ] .
 ex:HouseholdShape a sh:NodeShape ; sh:targetClass ex:Household ;
   sh:property [ sh:path [ sh:inversePath ex:contacts ] ; sh:minCount 1 ] .
-""")
-    seconds, (conforms, report, _) = timed(lambda: validate(data, shacl_graph=shapes))
-    failing = len(set(report.subjects(RDF.type, Namespace("http://www.w3.org/ns/shacl#")
-                                      ["ValidationResult"])))
+""",
+    )
+    seconds, (_conforms, report, _) = timed(lambda: validate(data, shacl_graph=shapes))
+    failing = len(
+        set(report.subjects(RDF.type, Namespace("http://www.w3.org/ns/shacl#")["ValidationResult"]))
+    )
     return {"seconds": seconds, "results": failing, "triples": len(data)}
 
 
@@ -172,12 +187,15 @@ def measure(kind: str, scale: str, calls: int, shacl: bool) -> dict[str, Any]:
         units = store.find(Label.UNIT, limit=calls).nodes
         households = store.find(Label.HOUSEHOLD, limit=calls).nodes
         queries = {
-            "pairings(areaId)": [f'{{ pairings(areaId: "{v.id}") {{ id unit {{ name }} }} }}'
-                                 for v in villages],
-            "dispatches(unitId)": [f'{{ dispatches(unitId: "{u.id}") {{ id area {{ name }} }} }}'
-                                   for u in units],
-            "responsibleChain": [f'{{ responsibleChain(id: "{h.id}") {{ id }} }}'
-                                 for h in households],
+            "pairings(areaId)": [
+                f'{{ pairings(areaId: "{v.id}") {{ id unit {{ name }} }} }}' for v in villages
+            ],
+            "dispatches(unitId)": [
+                f'{{ dispatches(unitId: "{u.id}") {{ id area {{ name }} }} }}' for u in units
+            ],
+            "responsibleChain": [
+                f'{{ responsibleChain(id: "{h.id}") {{ id }} }}' for h in households
+            ],
             "orgChart(depth: 3)": ['{ orgChart(rootId: "O-D01", depth: 3) { id parentId } }'] * 20,
         }
         lookups = {}
@@ -189,8 +207,11 @@ def measure(kind: str, scale: str, calls: int, shacl: bool) -> dict[str, Any]:
                 times.append(time.perf_counter() - start)
                 assert "errors" not in reply, reply
             times.sort()
-            lookups[name] = {"n": len(times), "p50_ms": 1000 * statistics.median(times),
-                             "p99_ms": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))]}
+            lookups[name] = {
+                "n": len(times),
+                "p50_ms": 1000 * statistics.median(times),
+                "p99_ms": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))],
+            }
         out["lookups"] = lookups
         store.reset()
         store.close()
@@ -204,39 +225,59 @@ def measure(kind: str, scale: str, calls: int, shacl: bool) -> dict[str, Any]:
 def machine() -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = platform.processor() or platform.machine()
-    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [f"# Benchmarks, {date.today().isoformat()}", "", f"Machine: {machine()}.", ""]
     for r in results:
-        lines += [f"## {r['store']} store, {r['scale']} scale: {r['rows']:,} ledger rows, "
-                  f"{r['nodes']:,} nodes", "",
-                  "| measure | value |", "| --- | --- |",
-                  f"| import | {r['import_s']:.1f} s ({r['rows'] / r['import_s']:,.0f} rows/s) |",
-                  f"| re-import (nothing changes) | {r['reimport_s']:.1f} s |",
-                  f"| full coverage report ({r['rules']} rules, all packs) | {r['coverage_s']:.2f} s |",
-                  f"| peak memory of the process | {r['peak_rss_mb']:,.0f} MB |", ""]
+        lines += [
+            f"## {r['store']} store, {r['scale']} scale: {r['rows']:,} ledger rows, "
+            f"{r['nodes']:,} nodes",
+            "",
+            "| measure | value |",
+            "| --- | --- |",
+            f"| import | {r['import_s']:.1f} s ({r['rows'] / r['import_s']:,.0f} rows/s) |",
+            f"| re-import (nothing changes) | {r['reimport_s']:.1f} s |",
+            f"| full coverage report ({r['rules']} rules, all packs) | {r['coverage_s']:.2f} s |",
+            f"| peak memory of the process | {r['peak_rss_mb']:,.0f} MB |",
+            "",
+        ]
         base = r["baseline"]
-        lines += [f"Rules against the baseline ({base['name']}), same data, same run:", "",
-                  "| rule | ours | baseline | ours / baseline | gaps (ours = baseline) |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"Rules against the baseline ({base['name']}), same data, same run:",
+            "",
+            "| rule | ours | baseline | ours / baseline | gaps (ours = baseline) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for rule in RULES:
             ours = r[f"rule:{rule}"]
             theirs = base["s"][rule] if isinstance(base["s"], dict) else base["s"]
             label = "" if isinstance(base["s"], dict) else " (both rules)"
-            lines.append(f"| {rule} | {1000 * ours['ours_s']:.0f} ms | {1000 * theirs:.0f} ms"
-                         f"{label} | {ours['ours_s'] / theirs:.2f} | {ours['gaps']} = "
-                         f"{base['gaps'][rule]} |")
+            lines.append(
+                f"| {rule} | {1000 * ours['ours_s']:.0f} ms | {1000 * theirs:.0f} ms"
+                f"{label} | {ours['ours_s'] / theirs:.2f} | {ours['gaps']} = "
+                f"{base['gaps'][rule]} |"
+            )
         if "shacl" in r:
             both = sum(r[f"rule:{rule}"]["ours_s"] for rule in RULES)
             s = r["shacl"]
-            lines += ["", f"pyshacl on {s['triples']:,} triples, both rules: {s['seconds']:.2f} s "
-                      f"({s['results']} results); ours {both:.3f} s: ratio "
-                      f"{both / s['seconds']:.4f}."]
-        lines += ["", "GraphQL lookups (through the ASGI app, in process):", "",
-                  "| query | calls | p50 | p99 |", "| --- | --- | --- | --- |"]
+            lines += [
+                "",
+                f"pyshacl on {s['triples']:,} triples, both rules: {s['seconds']:.2f} s "
+                f"({s['results']} results); ours {both:.3f} s: ratio "
+                f"{both / s['seconds']:.4f}.",
+            ]
+        lines += [
+            "",
+            "GraphQL lookups (through the ASGI app, in process):",
+            "",
+            "| query | calls | p50 | p99 |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, q in r["lookups"].items():
             lines.append(f"| {name} | {q['n']} | {q['p50_ms']:.1f} ms | {q['p99_ms']:.1f} ms |")
         lines.append("")
@@ -257,8 +298,20 @@ def main() -> None:
     results = []
     for kind in args.stores.split(","):
         print(f"measuring the {kind} store at {args.scale} scale...", file=sys.stderr)
-        done = subprocess.run([sys.executable, __file__, "--scale", args.scale, "--calls",
-                               str(args.calls), "--one", kind], capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--scale",
+                args.scale,
+                "--calls",
+                str(args.calls),
+                "--one",
+                kind,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"the {kind} measurement failed")
