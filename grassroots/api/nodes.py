@@ -17,6 +17,7 @@ import strawberry
 from strawberry.types import Info
 
 from grassroots.api.context import Context
+from grassroots.errors import GrassrootsError
 from grassroots.graph.store import Neighbour
 from grassroots.queries import linkage
 from grassroots.queries.filters import active
@@ -71,8 +72,6 @@ def _uncursor(cursor: str | None) -> str | None:
     try:
         return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        from grassroots.errors import GrassrootsError
-
         raise GrassrootsError(f"after: {cursor!r} is not a cursor this API gave") from None
 
 
@@ -118,6 +117,23 @@ def paginate(
 
 async def _node(info: I, node_id: str | None) -> Node | None:
     return await info.context.loaders.node.load(node_id) if node_id else None
+
+
+V = TypeVar("V")
+
+
+async def _view(info: I, node_id: str | None, view: Callable[..., V]) -> V | None:
+    """The node ``node_id`` seen as ``view`` (``Area``, ``Person``...), or None."""
+    found = await _node(info, node_id)
+    return view(node=found) if found else None
+
+
+async def _required(info: I, node_id: str, view: Callable[..., V]) -> V:
+    """As ``_view``, for a reference the importer guarantees."""
+    found = await _view(info, node_id, view)
+    if found is None:
+        raise GrassrootsError(f"{node_id!r} is referenced but not stored; re-import the ledger")
+    return found
 
 
 async def _linked(info: I, node_id: str, rel: RelType, direction: str) -> list[Neighbour]:
@@ -177,8 +193,7 @@ class Area:
 
     @strawberry.field
     async def parent(self, info: I) -> Area | None:
-        found = await _node(info, self.node.refs.get(RelType.WITHIN))
-        return Area(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.WITHIN), Area)
 
     @strawberry.field
     async def children(self, info: I, kind: AreaKind | None = None) -> list[Area]:
@@ -243,13 +258,11 @@ class PartyOrg:
 
     @strawberry.field
     async def parent(self, info: I) -> PartyOrg | None:
-        found = await _node(info, self.node.refs.get(RelType.UNDER))
-        return PartyOrg(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.UNDER), PartyOrg)
 
     @strawberry.field(description="The area this org is built on (建在…上).")
     async def area(self, info: I) -> Area | None:
-        found = await _node(info, self.node.refs.get(RelType.BUILT_ON))
-        return Area(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.BUILT_ON), Area)
 
     @strawberry.field
     async def children(self, info: I) -> list[PartyOrg]:
@@ -271,8 +284,7 @@ class PartyOrg:
         if not posts:
             return None
         latest = max(posts, key=lambda p: (str(p.props.get("since") or ""), p.person_id))
-        found = await _node(info, latest.person_id)
-        return Person(node=found) if found else None
+        return await _view(info, latest.person_id, Person)
 
     @strawberry.field(description="Pairings with this org, active on asOf.")
     async def pairings(self, info: I, as_of: date | None = None) -> list[Pairing]:
@@ -318,8 +330,7 @@ class Unit:
 
     @strawberry.field
     async def area(self, info: I) -> Area | None:
-        found = await _node(info, self.node.refs.get(RelType.LOCATED_IN))
-        return Area(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.LOCATED_IN), Area)
 
     @strawberry.field(description="Pairings of this unit, active on asOf.")
     async def pairings(self, info: I, as_of: date | None = None) -> list[Pairing]:
@@ -433,8 +444,7 @@ class Household:
 
     @strawberry.field
     async def building(self, info: I) -> Area | None:
-        found = await _node(info, self.node.refs.get(RelType.IN_BUILDING))
-        return Area(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.IN_BUILDING), Area)
 
     @strawberry.field(description="Party members in contact, active on asOf.")
     async def contacts(self, info: I, as_of: date | None = None) -> list[Contact]:
@@ -462,15 +472,11 @@ class Pairing:
 
     @strawberry.field
     async def unit(self, info: I) -> Unit:
-        found = await _node(info, self.node.refs[RelType.WITH_UNIT])
-        assert found is not None
-        return Unit(node=found)
+        return await _required(info, self.node.refs[RelType.WITH_UNIT], Unit)
 
     @strawberry.field
     async def org(self, info: I) -> PartyOrg:
-        found = await _node(info, self.node.refs[RelType.WITH_ORG])
-        assert found is not None
-        return PartyOrg(node=found)
+        return await _required(info, self.node.refs[RelType.WITH_ORG], PartyOrg)
 
     @strawberry.field(description="The area the paired party org is built on.")
     async def area(self, info: I) -> Area | None:
@@ -480,8 +486,7 @@ class Pairing:
 
     @strawberry.field(description="The leadership member responsible (责任领导).")
     async def responsible(self, info: I) -> Person | None:
-        found = await _node(info, self.node.refs.get(RelType.LED_BY))
-        return Person(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.LED_BY), Person)
 
     @strawberry.field
     async def projects(self, info: I) -> list[Project]:
@@ -523,8 +528,7 @@ class Project:
 
     @strawberry.field
     async def pairing(self, info: I) -> Pairing | None:
-        found = await _node(info, self.node.refs.get(RelType.FOR_PAIRING))
-        return Pairing(node=found) if found else None
+        return await _view(info, self.node.refs.get(RelType.FOR_PAIRING), Pairing)
 
 
 @strawberry.type(description="A dispatched cadre (选派干部).")
@@ -537,21 +541,15 @@ class Dispatch:
 
     @strawberry.field
     async def person(self, info: I) -> Person:
-        found = await _node(info, self.node.refs[RelType.OF_PERSON])
-        assert found is not None
-        return Person(node=found)
+        return await _required(info, self.node.refs[RelType.OF_PERSON], Person)
 
     @strawberry.field
     async def unit(self, info: I) -> Unit:
-        found = await _node(info, self.node.refs[RelType.SENT_BY])
-        assert found is not None
-        return Unit(node=found)
+        return await _required(info, self.node.refs[RelType.SENT_BY], Unit)
 
     @strawberry.field
     async def area(self, info: I) -> Area:
-        found = await _node(info, self.node.refs[RelType.SENT_TO])
-        assert found is not None
-        return Area(node=found)
+        return await _required(info, self.node.refs[RelType.SENT_TO], Area)
 
     @strawberry.field
     def role(self) -> DispatchRole:
@@ -599,15 +597,11 @@ class Post(Dated):
 
     @strawberry.field
     async def person(self, info: I) -> Person:
-        found = await _node(info, self.person_id)
-        assert found is not None
-        return Person(node=found)
+        return await _required(info, self.person_id, Person)
 
     @strawberry.field
     async def org(self, info: I) -> PartyOrg:
-        found = await _node(info, self.org_id)
-        assert found is not None
-        return PartyOrg(node=found)
+        return await _required(info, self.org_id, PartyOrg)
 
 
 async def _posts(info: I, node_id: str, direction: str, as_of: date | None) -> list[Post]:
@@ -640,15 +634,11 @@ class Employment(Dated):
 
     @strawberry.field
     async def person(self, info: I) -> Person:
-        found = await _node(info, self.person_id)
-        assert found is not None
-        return Person(node=found)
+        return await _required(info, self.person_id, Person)
 
     @strawberry.field
     async def unit(self, info: I) -> Unit:
-        found = await _node(info, self.unit_id)
-        assert found is not None
-        return Unit(node=found)
+        return await _required(info, self.unit_id, Unit)
 
 
 @strawberry.type(description="A party member keeping in touch with a household (党员联系户).")
@@ -658,15 +648,11 @@ class Contact(Dated):
 
     @strawberry.field
     async def person(self, info: I) -> Person:
-        found = await _node(info, self.person_id)
-        assert found is not None
-        return Person(node=found)
+        return await _required(info, self.person_id, Person)
 
     @strawberry.field
     async def household(self, info: I) -> Household:
-        found = await _node(info, self.household_id)
-        assert found is not None
-        return Household(node=found)
+        return await _required(info, self.household_id, Household)
 
 
 @strawberry.type(description="An in-service member reporting to a party org (在职党员报到).")
@@ -676,15 +662,11 @@ class InServiceReport(Dated):
 
     @strawberry.field
     async def person(self, info: I) -> Person:
-        found = await _node(info, self.person_id)
-        assert found is not None
-        return Person(node=found)
+        return await _required(info, self.person_id, Person)
 
     @strawberry.field
     async def org(self, info: I) -> PartyOrg:
-        found = await _node(info, self.org_id)
-        assert found is not None
-        return PartyOrg(node=found)
+        return await _required(info, self.org_id, PartyOrg)
 
 
 VIEWS: dict[Label, type] = {

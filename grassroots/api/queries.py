@@ -3,8 +3,9 @@ every noun, with filters, search by name (Chinese included) and cursors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -23,7 +24,7 @@ from grassroots.api.nodes import (
     Unit,
 )
 from grassroots.queries import linkage
-from grassroots.schema import AreaKind, DispatchRole, Label, Node, OrgForm, UnitKind, UnitLevel
+from grassroots.schema import AreaKind, DispatchRole, Label, OrgForm, UnitKind, UnitLevel
 
 
 @strawberry.type(
@@ -43,9 +44,13 @@ class OrgChartNode:
 SearchHit = Annotated[Area | PartyOrg | Unit | Person, strawberry.union("SearchHit")]
 
 
-async def _get(info: I, node_id: str, label: Label) -> Node | None:
+V = TypeVar("V")
+
+
+async def _get(info: I, node_id: str, label: Label, view: Callable[..., V]) -> V | None:
+    """The node ``node_id`` as ``view``, if it is a node of ``label``."""
     node = await info.context.loaders.node.load(node_id)
-    return node if node is not None and node.label is label else None
+    return view(node=node) if node is not None and node.label is label else None
 
 
 def _find(
@@ -158,43 +163,35 @@ class Query:
 
     @strawberry.field
     async def area(self, info: I, id: strawberry.ID) -> Area | None:
-        node = await _get(info, id, Label.AREA)
-        return Area(node=node) if node else None
+        return await _get(info, id, Label.AREA, Area)
 
     @strawberry.field
     async def party_org(self, info: I, id: strawberry.ID) -> PartyOrg | None:
-        node = await _get(info, id, Label.PARTY_ORG)
-        return PartyOrg(node=node) if node else None
+        return await _get(info, id, Label.PARTY_ORG, PartyOrg)
 
     @strawberry.field
     async def unit(self, info: I, id: strawberry.ID) -> Unit | None:
-        node = await _get(info, id, Label.UNIT)
-        return Unit(node=node) if node else None
+        return await _get(info, id, Label.UNIT, Unit)
 
     @strawberry.field
     async def person(self, info: I, id: strawberry.ID) -> Person | None:
-        node = await _get(info, id, Label.PERSON)
-        return Person(node=node) if node else None
+        return await _get(info, id, Label.PERSON, Person)
 
     @strawberry.field
     async def household(self, info: I, id: strawberry.ID) -> Household | None:
-        node = await _get(info, id, Label.HOUSEHOLD)
-        return Household(node=node) if node else None
+        return await _get(info, id, Label.HOUSEHOLD, Household)
 
     @strawberry.field
     async def pairing(self, info: I, id: strawberry.ID) -> Pairing | None:
-        node = await _get(info, id, Label.PAIRING)
-        return Pairing(node=node) if node else None
+        return await _get(info, id, Label.PAIRING, Pairing)
 
     @strawberry.field
     async def project(self, info: I, id: strawberry.ID) -> Project | None:
-        node = await _get(info, id, Label.PROJECT)
-        return Project(node=node) if node else None
+        return await _get(info, id, Label.PROJECT, Project)
 
     @strawberry.field
     async def dispatch(self, info: I, id: strawberry.ID) -> Dispatch | None:
-        node = await _get(info, id, Label.DISPATCH)
-        return Dispatch(node=node) if node else None
+        return await _get(info, id, Label.DISPATCH, Dispatch)
 
     @strawberry.field(description="Areas by kind, name (any part, Chinese included), in id order.")
     def areas(
