@@ -159,21 +159,29 @@ async def _linked_nodes(
 # -- nodes -------------------------------------------------------------------------------
 
 
-@strawberry.type(
-    description="An area: city, district, subdistrict or township, community or "
-    "village, grid, or building (楼栋, a building, courtyard or hamlet)."
-)
-class Area:
+@strawberry.type
+class Stored:
+    """A view over one stored node: its id, and resolvers reading the node."""
+
     node: strawberry.Private[Node]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.node.id)
 
+
+@strawberry.type
+class Named(Stored):
     @strawberry.field
     def name(self) -> str:
         return str(self.node.props["name"])
 
+
+@strawberry.type(
+    description="An area: city, district, subdistrict or township, community or "
+    "village, grid, or building (楼栋, a building, courtyard or hamlet)."
+)
+class Area(Named):
     @strawberry.field
     def kind(self) -> AreaKind:
         return AreaKind(self.node.props["kind"])
@@ -233,17 +241,7 @@ class Area:
 
 
 @strawberry.type(description="A party organisation (党组织).")
-class PartyOrg:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
-    @strawberry.field
-    def name(self) -> str:
-        return str(self.node.props["name"])
-
+class PartyOrg(Named):
     @strawberry.field
     def form(self) -> OrgForm:
         return OrgForm(self.node.props["form"])
@@ -308,17 +306,7 @@ class PartyOrg:
 
 
 @strawberry.type(description="A unit (单位): agency, enterprise, institution...")
-class Unit:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
-    @strawberry.field
-    def name(self) -> str:
-        return str(self.node.props["name"])
-
+class Unit(Named):
     @strawberry.field
     def kind(self) -> UnitKind:
         return UnitKind(self.node.props["kind"])
@@ -355,17 +343,7 @@ class Unit:
 @strawberry.type(
     description="A person. phone and idNumber are masked unless the token has the personal grant."
 )
-class Person:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
-    @strawberry.field
-    def name(self) -> str:
-        return str(self.node.props["name"])
-
+class Person(Named):
     @strawberry.field
     def gender(self) -> Gender | None:
         value = self.node.props.get("gender")
@@ -427,13 +405,7 @@ class Person:
 
 
 @strawberry.type(description="A household (住户) in a building.")
-class Household:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
+class Household(Stored):
     @strawberry.field
     def name(self) -> str:
         return str(self.node.props.get("name") or self.node.id)
@@ -463,13 +435,7 @@ class Household:
 
 
 @strawberry.type(description="Paired co-building (结对共建) of a unit with a party org.")
-class Pairing:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
+class Pairing(Stored):
     @strawberry.field
     async def unit(self, info: I) -> Unit:
         return await _required(info, self.node.refs[RelType.WITH_UNIT], Unit)
@@ -507,17 +473,7 @@ class Pairing:
 
 
 @strawberry.type(description="A co-building project (共建项目).")
-class Project:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
-    @strawberry.field
-    def name(self) -> str:
-        return str(self.node.props["name"])
-
+class Project(Named):
     @strawberry.field
     def category(self) -> str | None:
         return self.node.props.get("category")
@@ -532,13 +488,7 @@ class Project:
 
 
 @strawberry.type(description="A dispatched cadre (选派干部).")
-class Dispatch:
-    node: strawberry.Private[Node]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.node.id)
-
+class Dispatch(Stored):
     @strawberry.field
     async def person(self, info: I) -> Person:
         return await _required(info, self.node.refs[RelType.OF_PERSON], Person)
