@@ -22,7 +22,7 @@ from grassroots.errors import GrassrootsError
 from grassroots.graph import Store, open_store
 from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
-from grassroots.settings import Settings, StoreKind
+from grassroots.settings import Settings, StoreKind, load_settings
 
 app = typer.Typer(
     help="Grassroots: the party-organisation graph, its coverage checks and its API.",
@@ -48,7 +48,7 @@ def _main(store: StoreOption = None) -> None:
 
 def _settings(store: StoreKind | None) -> Settings:
     chosen = store or _chosen.get("store")
-    base = Settings()
+    base = load_settings()
     return base.model_copy(update={"store": chosen}) if chosen else base
 
 

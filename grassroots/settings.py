@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grassroots.errors import ConfigError
@@ -68,6 +67,16 @@ class Settings(BaseSettings):
         return out
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    return Settings()
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment (and ``overrides``), or one clear ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            info = Settings.model_fields.get(field)
+            alias = info.validation_alias if info else None
+            names = getattr(alias, "choices", None) or [field]
+            problems.append(f"{names[0]}: {error['msg']}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None

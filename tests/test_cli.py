@@ -164,3 +164,11 @@ def test_list_rules_ends_with_the_accounting(env: dict[str, str]) -> None:
     last = result.stdout.strip().splitlines()[-5:]
     assert len(last) == 5 and all("machine-checked" in line for line in last)
     assert any("13 of 42" in line for line in last)
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    env = dict(os.environ, GRASSROOTS_DATA=str(tmp_path), GRASSROOTS_STORE="mongo")
+    result = run("export", str(tmp_path / "x.jsonl"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: bad setting: GRASSROOTS_STORE:")
+    assert "Traceback" not in result.stderr

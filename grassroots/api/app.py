@@ -11,11 +11,11 @@ from grassroots.api.context import Context
 from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.schema import Label
-from grassroots.settings import Settings
+from grassroots.settings import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    config = settings or Settings()
+    config = settings or load_settings()
     opened = store or open_store(config)
     tokens = config.grants()
 

@@ -22,7 +22,7 @@ from typing import Any
 from grassroots.errors import GrassrootsError, Problem
 from grassroots.graph.store import Store
 from grassroots.importers.sources import RawBundle, RawRow, RawTable
-from grassroots.schema import BY_LABEL, BY_LINK, Label, Link, Node, RelType
+from grassroots.schema import BY_LABEL, BY_LINK, BY_NAME, Label, Link, Node, RelType
 
 Tick = Callable[[int], None]
 
@@ -102,8 +102,6 @@ def read_dump(path: Path) -> RawBundle:
 
     def table_rows(name: str) -> RawTable:
         if name not in rows:
-            from grassroots.schema import BY_NAME
-
             rows[name] = RawTable(BY_NAME[name], path.name, [])
         return rows[name]
 
