@@ -62,11 +62,11 @@ def day_of(value: object) -> date | None:
     return date.fromisoformat(str(value)) if value else None
 
 
-def _cursor(key: str) -> str:
+def encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def _uncursor(cursor: str | None) -> str | None:
+def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
@@ -100,11 +100,11 @@ def paginate(
     """A page of ``items`` (already in order) after the cursor ``after``."""
     size = info.context.page_size(first)
     start = 0
-    if (mark := _uncursor(after)) is not None:
+    if (mark := decode_cursor(after)) is not None:
         keys = [key(item) for item in items]
         start = keys.index(mark) + 1 if mark in keys else len(items)
     chosen = items[start : start + size]
-    edges = [Edge(cursor=_cursor(key(item)), node=item) for item in chosen]
+    edges = [Edge(cursor=encode_cursor(key(item)), node=item) for item in chosen]
     return Connection(
         total_count=len(items),
         edges=edges,
@@ -520,8 +520,11 @@ class Dispatch(Stored):
 
 
 @strawberry.type
-class Dated:
+class PersonLink:
+    """A link row: every link table starts at a person; ``props`` are its columns."""
+
     props: strawberry.Private[dict[str, object]]
+    person_id: strawberry.Private[str]
 
     @strawberry.field
     def since(self) -> date | None:
@@ -531,12 +534,22 @@ class Dated:
     def until(self) -> date | None:
         return day_of(self.props.get("until"))
 
+    @strawberry.field
+    async def person(self, info: I) -> Person:
+        return await _required(info, self.person_id, Person)
 
-@strawberry.type(description="A post (职务) a person holds in a party org.")
-class Post(Dated):
-    person_id: strawberry.Private[str]
+
+@strawberry.type
+class OrgLink(PersonLink):
     org_id: strawberry.Private[str]
 
+    @strawberry.field
+    async def org(self, info: I) -> PartyOrg:
+        return await _required(info, self.org_id, PartyOrg)
+
+
+@strawberry.type(description="A post (职务) a person holds in a party org.")
+class Post(OrgLink):
     @strawberry.field
     def post(self) -> PostKind:
         return PostKind(str(self.props["post"]))
@@ -544,14 +557,6 @@ class Post(Dated):
     @strawberry.field(description="A big-committee (大党委/大工委) part-time member.")
     def concurrent(self) -> bool:
         return bool(self.props.get("concurrent"))
-
-    @strawberry.field
-    async def person(self, info: I) -> Person:
-        return await _required(info, self.person_id, Person)
-
-    @strawberry.field
-    async def org(self, info: I) -> PartyOrg:
-        return await _required(info, self.org_id, PartyOrg)
 
 
 async def _posts(info: I, node_id: str, direction: str, as_of: date | None) -> list[Post]:
@@ -569,8 +574,7 @@ async def _posts(info: I, node_id: str, direction: str, as_of: date | None) -> l
 
 
 @strawberry.type(description="A job (任职) of a person in a unit.")
-class Employment(Dated):
-    person_id: strawberry.Private[str]
+class Employment(PersonLink):
     unit_id: strawberry.Private[str]
 
     @strawberry.field
@@ -583,22 +587,13 @@ class Employment(Dated):
         return bool(self.props.get("leadership"))
 
     @strawberry.field
-    async def person(self, info: I) -> Person:
-        return await _required(info, self.person_id, Person)
-
-    @strawberry.field
     async def unit(self, info: I) -> Unit:
         return await _required(info, self.unit_id, Unit)
 
 
 @strawberry.type(description="A party member keeping in touch with a household (党员联系户).")
-class Contact(Dated):
-    person_id: strawberry.Private[str]
+class Contact(PersonLink):
     household_id: strawberry.Private[str]
-
-    @strawberry.field
-    async def person(self, info: I) -> Person:
-        return await _required(info, self.person_id, Person)
 
     @strawberry.field
     async def household(self, info: I) -> Household:
@@ -606,17 +601,8 @@ class Contact(Dated):
 
 
 @strawberry.type(description="An in-service member reporting to a party org (在职党员报到).")
-class InServiceReport(Dated):
-    person_id: strawberry.Private[str]
-    org_id: strawberry.Private[str]
-
-    @strawberry.field
-    async def person(self, info: I) -> Person:
-        return await _required(info, self.person_id, Person)
-
-    @strawberry.field
-    async def org(self, info: I) -> PartyOrg:
-        return await _required(info, self.org_id, PartyOrg)
+class InServiceReport(OrgLink):
+    pass
 
 
 VIEWS: dict[Label, type] = {

@@ -15,13 +15,17 @@ from grassroots.api.nodes import (
     Area,
     Connection,
     Dispatch,
+    Edge,
     Household,
     I,
+    PageInfo,
     Pairing,
     PartyOrg,
     Person,
     Project,
     Unit,
+    decode_cursor,
+    encode_cursor,
 )
 from grassroots.queries import linkage
 from grassroots.schema import AreaKind, DispatchRole, Label, OrgForm, UnitKind, UnitLevel
@@ -62,13 +66,11 @@ def _find(
     after: str | None,
 ) -> Connection:  # type: ignore[type-arg]
     """A page of nodes of ``label``, by id, as a connection (cursors are ids)."""
-    from grassroots.api.nodes import Edge, PageInfo, _cursor, _uncursor
-
     size = info.context.page_size(first)
-    page = info.context.store.find(label, where, search, _uncursor(after), size + 1)
+    page = info.context.store.find(label, where, search, decode_cursor(after), size + 1)
     view = VIEWS[label]
     nodes = page.nodes[:size]
-    edges = [Edge(cursor=_cursor(n.id), node=view(node=n)) for n in nodes]
+    edges = [Edge(cursor=encode_cursor(n.id), node=view(node=n)) for n in nodes]
     return Connection(
         total_count=page.total,
         edges=edges,

@@ -12,6 +12,7 @@ from datetime import date
 from grassroots.errors import NotFound
 from grassroots.graph.store import Store
 from grassroots.queries.filters import active
+from grassroots.queries.places import areas_within
 from grassroots.schema import Label, Node, OrgCategory, RelType
 
 MAX_HEIGHT = 32
@@ -32,17 +33,6 @@ def _require(store: Store, node_id: str, *labels: Label) -> Node:
 def _sources(store: Store, ids: list[str], rel: RelType) -> set[str]:
     """The nodes pointing at any of ``ids`` along ``rel``."""
     return {other for found in store.neighbours(ids, rel, "in").values() for other, _ in found}
-
-
-def areas_within(store: Store, area_id: str) -> list[str]:
-    """The area and every area below it, level by level."""
-    found, frontier = [area_id], [area_id]
-    for _ in range(MAX_HEIGHT):
-        frontier = sorted(_sources(store, frontier, RelType.WITHIN))
-        if not frontier:
-            break
-        found += frontier
-    return found
 
 
 def pairings(

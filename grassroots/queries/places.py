@@ -56,6 +56,20 @@ def scope_area(store: Store, scope: str) -> str:
     raise NotFound(f"scope {scope!r} is a {node.label.value}, not an area or party org")
 
 
+def areas_within(store: Store, area_id: str) -> list[str]:
+    """The area and every area below it, level by level: one batched read per level."""
+    found, frontier = [area_id], [area_id]
+    seen = {area_id}
+    for _ in range(MAX_DEPTH):
+        below = store.neighbours(frontier, RelType.WITHIN, "in")
+        frontier = sorted({c for children in below.values() for c, _ in children} - seen)
+        if not frontier:
+            break
+        seen.update(frontier)
+        found += frontier
+    return found
+
+
 def display_name(node: Node, names: dict[str, str]) -> str:
     """A node's name; pairings and dispatches, which have none, are named by their ends."""
     props = node.props

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from grassroots.graph.store import Store
 from grassroots.queries.coverage.rules import Rule, select
-from grassroots.queries.places import describe, scope_area
+from grassroots.queries.places import areas_within, describe, scope_area
 from grassroots.schema import AreaKind, Label
 
 
@@ -129,20 +129,9 @@ def breakdown(
 ) -> list[tuple[str, str, Report]]:
     """The report for each area of ``kind`` (inside ``scope``): ``(id, name, report)``."""
     tree = store.tree(Label.AREA)
-    top = scope_area(store, scope) if scope else None
-
-    def inside(node: str) -> bool:
-        seen: set[str] = set()
-        current: str | None = node
-        while current is not None and current not in seen:
-            if current == top:
-                return True
-            seen.add(current)
-            current = tree[current].parent if current in tree else None
-        return False
-
+    inside = set(areas_within(store, scope_area(store, scope))) if scope else None
     areas = sorted(
-        a for a, e in tree.items() if e.kind == kind.value and (top is None or inside(a))
+        a for a, e in tree.items() if e.kind == kind.value and (inside is None or a in inside)
     )
     names = describe(store, areas)
     return [(a, names[a][1], coverage(store, packs, rules, a, as_of)) for a in areas]

@@ -23,7 +23,7 @@ from grassroots.queries.coverage.rules import (
     Step,
 )
 from grassroots.queries.filters import NUMERIC, Filters, active, matches, number
-from grassroots.queries.places import ANCHOR
+from grassroots.queries.places import ANCHOR, areas_within
 from grassroots.schema import Label, Props, RelType
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS
 
@@ -44,7 +44,7 @@ class MemoryEvaluator:
             if self._node_ok(n, rule.focus.label, rule.focus.where, today)
         ]
         if scope is not None:
-            inside = self.inside(scope)
+            inside = set(areas_within(self.store, scope))
             focus = [n for n in focus if self._anchors(n, rule.focus.label) & inside]
         if rule.focus.having is not None:
             having = self._holders(focus, rule.focus.having, today)
@@ -58,15 +58,6 @@ class MemoryEvaluator:
         if label is Label.AREA and isinstance(kinds, list):
             return sorted({n for kind in kinds for n in self.store.by_kind.get(str(kind), ())})
         return sorted(self.store.by_label[label])
-
-    def inside(self, area: str) -> set[str]:
-        """The area and every area below it."""
-        found, frontier = {area}, [area]
-        while frontier:
-            below = [c for a in frontier for c in self.store.into(a, RelType.WITHIN)]
-            frontier = [c for c in below if c not in found]
-            found.update(frontier)
-        return found
 
     def _anchors(self, node: str, label: Label) -> set[str]:
         current = {node}
