@@ -232,7 +232,7 @@ def test_lists_filter_search_and_page(ask: Ask) -> None:
     query = """query($after: String) { areas(kind: GRID, first: 1, after: $after) {
       totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
     first = data(ask(query))["areas"]
-    assert (first["totalCount"] == 2 and first["edges"] == [{"edges": None}]) or True
+    assert first["totalCount"] == 2
     assert [e["node"]["id"] for e in first["edges"]] == ["G1"]
     rest = data(ask(query, after=first["pageInfo"]["endCursor"]))["areas"]
     assert [e["node"]["id"] for e in rest["edges"]] == ["G2"]
