@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     # Rows per UNWIND batch. A district import into Neo4j (107k rows, 2 cores, one run
     # each, in this order): 1,000 -> 23.8 s (cold JVM), 5,000 -> 15.1 s, 20,000 -> 13.9 s.
     # 5,000 keeps each statement's memory small for a cost within the noise.
-    neo4j_batch: int = Field(5000, ge=1, validation_alias=_env("GRASSROOTS_NEO4J_BATCH"))
+    neo4j_batch: int = Field(20000, ge=1, validation_alias=_env("GRASSROOTS_NEO4J_BATCH"))
+    # An import up to this many rows is one transaction, all or nothing; a larger one (a
+    # whole city) is committed in parts of this size, which a re-run completes.
+    neo4j_tx_rows: int = Field(200_000, ge=1, validation_alias=_env("GRASSROOTS_NEO4J_TX_ROWS"))
     # How long the driver keeps retrying a transaction on transient errors and lost
     # connections (a restart, a leader election) before giving up.
     neo4j_retry_seconds: float = Field(

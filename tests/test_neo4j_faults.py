@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from grassroots.errors import StoreError
+from grassroots.graph.memory import MemoryStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.importers import import_path
 from grassroots.progress import Tick
@@ -52,6 +53,46 @@ def test_a_blocked_write_is_retried_until_it_commits(
         release.join()
     assert neo4j_store.last_write_attempts >= 2
     assert neo4j_store.nodes(["K"])["K"].props["name"] == "东山社区（新）"
+
+
+def test_an_import_larger_than_a_transaction_commits_in_parts_and_a_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    settings = neo4j_settings().model_copy(update={"neo4j_retry_seconds": 1.0})
+    store = Neo4jStore.from_settings(settings)
+    store.batch, store.tx_rows = 2, 2  # every two rows a transaction of their own
+    try:
+        store.reset()
+        ledger = small_city()
+        import_path(store, write_ledger(tmp_path / "l", ledger))
+        memory = MemoryStore(tmp_path / "memory")
+        import_path(memory, write_ledger(tmp_path / "l", ledger))
+        assert store.counts() == memory.counts()  # the parted import wrote everything
+
+        for area in ledger["areas"]:
+            area["name"] += "（新）"
+        folder = write_ledger(tmp_path / "renamed", {"areas": ledger["areas"]})
+        first, last = ledger["areas"][0]["id"], ledger["areas"][-1]["id"]
+        # Another client holds the last area through every retry: its part fails.
+        session = store.driver.session(database=store.database)
+        holder = session.begin_transaction()
+        holder.run("MATCH (n:Node {id: $id}) SET n.name = 'held'", id=last).consume()
+        try:
+            with pytest.raises(StoreError, match=r"parts 1-\d+ are written.*import again"):
+                import_path(store, folder)
+        finally:
+            holder.rollback()
+            session.close()
+        names = {i: n.props["name"] for i, n in store.nodes([first, last]).items()}
+        assert names[first].endswith("（新）") and not names[last].endswith("（新）")
+
+        outcome = import_path(store, folder)  # the re-run writes what is missing
+        assert outcome.written >= 1
+        assert all(n.props["name"].endswith("（新）") for n in store.nodes([first, last]).values())
+        assert import_path(store, folder).written == 0
+    finally:
+        store.reset()
+        store.close()
 
 
 class Server:

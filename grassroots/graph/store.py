@@ -18,10 +18,15 @@ from grassroots.schema import Label, Link, Node, Props, RelType
 @dataclass
 class Changes:
     """What one import writes, in one transaction: nodes replace their stored version
-    (properties and references), links are upserted by ``(type, key)``."""
+    (properties and references), links are upserted by ``(type, key)``.
+
+    ``new`` holds the ids, and ``new_links`` the keys, that the diff found absent from
+    the store: a store may create those outright instead of looking them up first."""
 
     nodes: list[Node] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    new: set[str] = field(default_factory=set)
+    new_links: set[tuple[RelType, str]] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.links)

@@ -400,6 +400,7 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
             old_node = stored.get(element.id)
             if old_node is None:
                 tally.created += 1
+                changes.new.add(element.id)
             elif old_node == element:
                 tally.unchanged += 1
                 continue
@@ -410,6 +411,7 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
             old_link = stored_links.get((element.type, element.key))
             if old_link is None:
                 tally.created += 1
+                changes.new_links.add((element.type, element.key))
             elif old_link == element:
                 tally.unchanged += 1
                 continue

@@ -7,6 +7,8 @@
 #   tools/neo4j/neo4j.sh stop    stop it (SIGTERM), keep nothing running
 #
 # NEO4J_HOME_DIR overrides where the server lives (default: .neo4j in the repo).
+# NEO4J_HEAP and NEO4J_PAGECACHE size it (default 1g and 128m, enough for the tests;
+# `make bench` asks for more, since a city's import is one transaction).
 # Auth is on, as on any real server: user neo4j, password from NEO4J_PASSWORD (default
 # grassroots-test), set on the first start through the driver (tools/neo4j/password.py).
 set -euo pipefail
@@ -62,13 +64,13 @@ server.https.enabled=false
 dbms.security.auth_enabled=true
 # A short lock wait turns a blocked write into a transient error that the driver retries.
 db.lock.acquisition.timeout=2s
-server.memory.pagecache.size=128m
-server.memory.heap.max_size=1g
+server.memory.pagecache.size=${NEO4J_PAGECACHE:-128m}
+server.memory.heap.max_size=${NEO4J_HEAP:-1g}
 dbms.usage_report.enabled=false
 db.tx_log.rotation.retention_policy=1 files
 CONF
   # The --add-opens flags are the ones Neo4j's own launcher passes on Java 17.
-  nohup java -Xmx1g -XX:+UseG1GC \
+  nohup java -Xmx"${NEO4J_HEAP:-1g}" -XX:+UseG1GC \
     --add-opens=java.base/java.nio=ALL-UNNAMED \
     --add-opens=java.base/java.io=ALL-UNNAMED \
     --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
