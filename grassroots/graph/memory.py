@@ -5,7 +5,9 @@ committed, so a crash mid-write leaves the previous store intact. Another proces
 write (``grassroots import`` while ``grassroots serve`` runs) bumps a generation counter
 that readers check, so they reload instead of answering from a stale copy.
 
-Indexes: ``by_label`` (nodes of a kind) and ``by_type`` (relationships of a type); the
+Indexes: ``by_label`` (nodes of a label), ``by_kind`` (areas of a kind), ``by_type``
+(relationships of a type, with their properties) and ``attrs`` (a node's label and
+properties, the same dict networkx holds, without its view objects in the way); the
 graph's own adjacency gives a node's relationships in and out.
 """
 
@@ -91,7 +93,8 @@ class MemoryStore:
         self._graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         self.by_label: dict[Label, set[str]] = defaultdict(set)
         self.by_kind: dict[str, set[str]] = defaultdict(set)  # areas by kind
-        self.by_type: dict[RelType, set[Edge]] = defaultdict(set)
+        self.by_type: dict[RelType, dict[Edge, Props]] = defaultdict(dict)
+        self.attrs: dict[str, dict[str, Any]] = {}  # id -> {"label": ..., "props": ...}
         self._ends: dict[EdgeKey, tuple[str, str]] = {}
         for node_id, label, props in self._db.execute("SELECT id, label, props FROM node"):
             self._add_node(node_id, Label(label), json.loads(props))
@@ -102,18 +105,19 @@ class MemoryStore:
 
     def _add_node(self, node_id: str, label: Label, props: Props) -> None:
         self._graph.add_node(node_id, label=label, props=props)
+        self.attrs[node_id] = self._graph.nodes[node_id]
         self.by_label[label].add(node_id)
         if label is Label.AREA:
             self.by_kind[str(props.get("kind"))].add(node_id)
 
     def _add_edge(self, start: str, end: str, key: EdgeKey, props: Props) -> None:
         self._graph.add_edge(start, end, key=key, props=props)
-        self.by_type[key[0]].add((start, end, key))
+        self.by_type[key[0]][(start, end, key)] = props
         self._ends[key] = (start, end)
 
     def _drop_edge(self, start: str, end: str, key: EdgeKey) -> None:
         self._graph.remove_edge(start, end, key=key)
-        self.by_type[key[0]].discard((start, end, key))
+        self.by_type[key[0]].pop((start, end, key), None)
         self._ends.pop(key, None)
 
     # The three helpers below read the graph as it is, without the generation check:
@@ -130,7 +134,7 @@ class MemoryStore:
         return [u for u, _, k in g.in_edges(node_id, keys=True) if k[0] is rel]
 
     def props(self, node_id: str) -> Props:
-        data: Props = self._graph.nodes[node_id]["props"]
+        data: Props = self.attrs[node_id]["props"]
         return data
 
     # -- the Store protocol ------------------------------------------------------------
@@ -219,21 +223,27 @@ class MemoryStore:
         self.graph  # noqa: B018  # apply onto the latest state
         try:
             db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT OR REPLACE INTO node VALUES (?, ?, ?)",
+                [(node.id, node.label.value, _dumps(node.props)) for node in changes.nodes],
+            )
             for node in changes.nodes:
+                if node.id in changes.new:
+                    continue  # a new node has no references to drop
                 ref_types = [ref.rel.value for ref in BY_LABEL[node.label].refs]
-                db.execute(
-                    "INSERT OR REPLACE INTO node VALUES (?, ?, ?)",
-                    (node.id, node.label.value, _dumps(node.props)),
-                )
                 marks = ",".join("?" * len(ref_types))
                 db.execute(
                     f"DELETE FROM rel WHERE start = ? AND type IN ({marks})", (node.id, *ref_types)
                 )
-                db.executemany(
-                    "INSERT INTO rel VALUES (?, ?, ?, ?, '{}')",
-                    [(rel.value, node.id, node.id, end) for rel, end in node.refs.items()],
-                )
-                tick(1)
+            db.executemany(
+                "INSERT INTO rel VALUES (?, ?, ?, ?, '{}')",
+                [
+                    (rel.value, node.id, node.id, end)
+                    for node in changes.nodes
+                    for rel, end in node.refs.items()
+                ],
+            )
+            tick(len(changes.nodes))
             db.executemany(
                 "INSERT OR REPLACE INTO rel VALUES (?, ?, ?, ?, ?)",
                 [
@@ -271,13 +281,14 @@ class MemoryStore:
         self._generation = self._stored_generation()
 
     def elements(self) -> Iterator[Node | Link]:
-        g = self.graph
+        self.graph  # noqa: B018  # refresh
         for label in Label:
             for node_id in sorted(self.by_label[label]):
                 yield self._node(node_id)
         for type_ in BY_LINK:
-            for start, end, key in sorted(self.by_type[type_], key=lambda e: e[2][1]):
-                yield Link(type_, start, end, key[1], dict(g.edges[start, end, key]["props"]))
+            edges = sorted(self.by_type[type_].items(), key=lambda e: e[0][2][1])
+            for (start, end, key), props in edges:
+                yield Link(type_, start, end, key[1], dict(props))
 
     def counts(self) -> dict[str, int]:
         self.graph  # noqa: B018  # refresh

@@ -2,12 +2,15 @@
 walks and set operations, never a scan of the whole graph per node.
 
 A ``count`` with only ``at_least: 1`` (the common "has a ..." rule) is answered for all
-focus nodes at once by walking the path backwards over the relationship-type index; other
-counts walk forwards from each focus node and count distinct end nodes.
+focus nodes at once by walking the path backwards over the relationship-type index, and
+remembered for the report: packs repeat the same path ("the household has a contact")
+under rules of their own. Other counts walk forwards from each focus node and count
+distinct end nodes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
 
@@ -32,6 +35,8 @@ class MemoryEvaluator:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.g = store.graph
+        self.attrs = store.attrs
+        self._reached: dict[tuple[str, str], set[str]] = {}
 
     # -- the focus ------------------------------------------------------------------------
 
@@ -40,7 +45,7 @@ class MemoryEvaluator:
         today = day.isoformat()
         focus = [
             n
-            for n in self.store.by_label[rule.focus.label]
+            for n in self._candidates(rule.focus.label, rule.focus.where)
             if self._node_ok(n, rule.focus.label, rule.focus.where, today)
         ]
         if scope is not None:
@@ -55,9 +60,10 @@ class MemoryEvaluator:
     def _candidates(self, label: Label, where: Filters) -> Iterable[str]:
         """The focus's first cut from an index: areas by kind, else nodes by label."""
         kinds = where.get("kind")
-        if label is Label.AREA and isinstance(kinds, list):
-            return sorted({n for kind in kinds for n in self.store.by_kind.get(str(kind), ())})
-        return sorted(self.store.by_label[label])
+        if label is Label.AREA and isinstance(kinds, str | list):
+            wanted = kinds if isinstance(kinds, list) else [kinds]
+            return {n for kind in wanted for n in self.store.by_kind.get(str(kind), ())}
+        return self.store.by_label[label]
 
     def _anchors(self, node: str, label: Label) -> set[str]:
         current = {node}
@@ -66,11 +72,13 @@ class MemoryEvaluator:
         return current
 
     def _node_ok(self, node: str, label: Label, filters: Filters, day: str) -> bool:
-        data = self.g.nodes[node]
+        data = self.attrs[node]
         if data["label"] is not label:
             return False
         props: Props = data["props"]
-        return matches(props, filters) and (label not in DATED_LABELS or active(props, day))
+        return (not filters or matches(props, filters)) and (
+            label not in DATED_LABELS or active(props, day)
+        )
 
     # -- conditions -----------------------------------------------------------------------
 
@@ -115,7 +123,9 @@ class MemoryEvaluator:
     def _step_ok(self, step: Step, rel_props: Props, target: str, day: str) -> bool:
         if step.rel in DATED_RELS and not active(rel_props, day):
             return False
-        return matches(rel_props, step.where) and self._node_ok(target, step.to, step.to_where, day)
+        if step.where and not matches(rel_props, step.where):
+            return False
+        return self._node_ok(target, step.to, step.to_where, day)
 
     def _walk(self, start: Iterable[str], path: list[Step], day: str) -> set[str]:
         """The distinct nodes reached from ``start`` along ``path``."""
@@ -141,15 +151,38 @@ class MemoryEvaluator:
     def _reaching(self, path: list[Step], day: str) -> set[str]:
         """Every node with at least one walk along ``path``: walked backwards, once, over
         the relationship-type index."""
-        g = self.g
+        memo = (json.dumps([step.model_dump(mode="json") for step in path]), day)
+        if memo not in self._reached:
+            self._reached[memo] = self._walk_back(path, day)
+        return self._reached[memo]
+
+    def _walk_back(self, path: list[Step], day: str) -> set[str]:
+        # _step_ok inlined: this loop runs once per relationship of the type
+        attrs = self.attrs
         frontier: set[str] | None = None  # None: the last step may end anywhere
         for step in reversed(path):
             reached: set[str] = set()
-            for u, v, key in self.store.by_type[step.rel]:
-                near, far = (u, v) if step.dir == "out" else (v, u)
-                if frontier is not None and far not in frontier:
+            out, dated, to_dated = (
+                step.dir == "out",
+                step.rel in DATED_RELS,
+                step.to in DATED_LABELS,
+            )
+            for (u, v, _), props in self.store.by_type[step.rel].items():
+                near, far = (u, v) if out else (v, u)
+                if near in reached or (frontier is not None and far not in frontier):
                     continue
-                if self._step_ok(step, g.edges[u, v, key]["props"], far, day):
-                    reached.add(near)
+                if (dated and not active(props, day)) or (
+                    step.where and not matches(props, step.where)
+                ):
+                    continue
+                data = attrs[far]
+                far_props = data["props"]
+                if (
+                    data["label"] is not step.to
+                    or (step.to_where and not matches(far_props, step.to_where))
+                    or (to_dated and not active(far_props, day))
+                ):
+                    continue
+                reached.add(near)
             frontier = reached
         return frontier or set()

@@ -162,6 +162,10 @@ def _filters_of(condition: Condition | None) -> list[Filters]:
     return []
 
 
+# libyaml's safe loader when PyYAML was built with it (the wheels are): 10x faster to parse.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def load_packs() -> dict[str, Pack]:
     """Every pack shipped in ``packs/``, validated; rule ids are unique across packs."""
@@ -171,7 +175,7 @@ def load_packs() -> dict[str, Pack]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        raw = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        raw = yaml.load(entry.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         name = raw.get("pack")
         for rule in raw.get("rules", []):
             rule.setdefault("pack", name)
