@@ -13,7 +13,6 @@ graph's own adjacency gives a node's relationships in and out.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import orjson
 
 from grassroots.errors import StoreUnavailable
 from grassroots.graph.store import (
@@ -52,7 +52,12 @@ PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
 
 
 def _dumps(props: Props) -> str:
-    return json.dumps(props, ensure_ascii=False, sort_keys=True)
+    return orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _loads(text: str) -> Props:
+    loaded: Props = orjson.loads(text) if text != "{}" else {}  # references carry no props
+    return loaded
 
 
 class MemoryStore:
@@ -96,12 +101,13 @@ class MemoryStore:
         self.by_type: dict[RelType, dict[Edge, Props]] = defaultdict(dict)
         self.attrs: dict[str, dict[str, Any]] = {}  # id -> {"label": ..., "props": ...}
         self._ends: dict[EdgeKey, tuple[str, str]] = {}
+        labels, types = {lbl.value: lbl for lbl in Label}, {t.value: t for t in RelType}
         for node_id, label, props in self._db.execute("SELECT id, label, props FROM node"):
-            self._add_node(node_id, Label(label), json.loads(props))
+            self._add_node(node_id, labels[label], _loads(props))
         for type_, key, start, end, props in self._db.execute(
             'SELECT type, key, start, "end", props FROM rel'
         ):
-            self._add_edge(start, end, (RelType(type_), key), json.loads(props))
+            self._add_edge(start, end, (types[type_], key), _loads(props))
 
     def _add_node(self, node_id: str, label: Label, props: Props) -> None:
         self._graph.add_node(node_id, label=label, props=props)

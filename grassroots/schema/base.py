@@ -62,6 +62,11 @@ def parse_day(raw: object) -> date:
     if isinstance(raw, date):
         return raw
     text = str(raw).strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # the common case, fast
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # "2026-02-30" and the like: the patterns below say what is wrong
     if "T" in text or " " in text:  # a spreadsheet may write "2026-06-30 00:00:00"
         text = re.split(r"[T ]", text, maxsplit=1)[0]
     for pattern in _DAY_PATTERNS:
@@ -109,6 +114,8 @@ def parse_count(raw: object) -> int:
 
 
 def parse_text(raw: object) -> str:
+    if isinstance(raw, str):
+        return raw.strip()
     if isinstance(raw, float) and raw.is_integer():  # a spreadsheet's 1001.0 is the id "1001"
         return str(int(raw))
     return str(raw).strip()

@@ -59,16 +59,15 @@ class Table:
 
     def to_element(self, row: Row, extra: Props | None = None) -> Node | Link:
         """The node or link a validated row becomes; ``extra`` holds kept unknown columns."""
-        values = row.model_dump(mode="json")
-        ref_columns = {ref.column for ref in self.refs}
-        props: Props = dict(extra or {})
-        props.update((k, v) for k, v in values.items() if v is not None and k not in ref_columns)
+        values = row.model_dump(mode="json", exclude_none=True)
+        key = "|".join(str(values.get(column) or "") for column in self.key)
+        ends = [values.pop(ref.column, None) for ref in self.refs]
+        props: Props = {**extra, **values} if extra else values
         if self.label is not None:
-            refs = {ref.rel: values[ref.column] for ref in self.refs if values[ref.column]}
+            refs = {ref.rel: end for ref, end in zip(self.refs, ends, strict=True) if end}
             return Node(self.label, props, refs)
         assert self.rel is not None
-        start, end = (values[ref.column] for ref in self.refs)
-        key = "|".join(str(values[column] or "") for column in self.key)
+        start, end = ends
         return Link(self.rel, start, end, key, props)
 
     def to_cells(self, element: Node | Link) -> dict[str, Any]:
