@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import orjson
@@ -126,18 +126,23 @@ class MemoryStore:
         self.by_type[key[0]].pop((start, end, key), None)
         self._ends.pop(key, None)
 
-    # The three helpers below read the graph as it is, without the generation check:
+    # The helpers below read the graph as it is, without the generation check:
     # callers take ``graph`` once per question, not once per node.
+
+    def _succ(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
+        """``{target: {edge key: props}}`` (networkx's adjacency, typed as we fill it)."""
+        return cast(Mapping[str, Mapping[EdgeKey, Props]], self._graph.succ[node_id])
+
+    def _pred(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
+        return cast(Mapping[str, Mapping[EdgeKey, Props]], self._graph.pred[node_id])
 
     def out(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes ``node_id`` points to along ``rel``."""
-        g = self._graph
-        return [v for _, v, k in g.out_edges(node_id, keys=True) if k[0] is rel]
+        return [v for v, keys in self._succ(node_id).items() for k in keys if k[0] is rel]
 
     def into(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes pointing to ``node_id`` along ``rel``."""
-        g = self._graph
-        return [u for u, _, k in g.in_edges(node_id, keys=True) if k[0] is rel]
+        return [u for u, keys in self._pred(node_id).items() for k in keys if k[0] is rel]
 
     def props(self, node_id: str) -> Props:
         data: Props = self.attrs[node_id]["props"]
@@ -154,9 +159,10 @@ class MemoryStore:
         return found
 
     def _node(self, node_id: str) -> Node:
-        g = self._graph
-        data = g.nodes[node_id]
-        refs = {k[0]: v for _, v, k in g.out_edges(node_id, keys=True) if k[0] not in BY_LINK}
+        data = self.attrs[node_id]
+        refs = {
+            k[0]: v for v, keys in self._succ(node_id).items() for k in keys if k[0] not in BY_LINK
+        }
         return Node(data["label"], dict(data["props"]), refs)
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
