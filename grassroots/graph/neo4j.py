@@ -6,18 +6,20 @@ its own label (``Area``, ``PartyOrg``...); references are bare relationships, li
 their properties and their ``key``. Days are ISO strings, as in the dump.
 
 How an import stays all or nothing: ``write`` runs every batch inside *one* managed write
-transaction (``session.execute_write``), up to ``tx_rows`` rows (200k by default: a
-district and more). A larger import, a whole city, would not fit a transaction's memory,
-so it commits in parts of that size, in order (nodes, references, links); if a part
-fails, the error says which parts are written, and re-running the import, which writes
-only what differs, finishes it. The driver retries the whole transaction
-function on transient errors (a lock timeout, a leader switch in a cluster), each time on
-a fresh transaction: nodes and links the diff found absent are CREATEd (the uniqueness
-constraint on ``Node.id`` rejects the whole import if another one created them
-meanwhile), stored nodes are MERGEd on ``id`` and replaced with ``SET n = ...``, their
-references deleted and re-created, stored links MERGEd on ``key``. Nothing is visible
-to readers until the commit, and a server that dies before the commit rolls it back on
-restart. Reads go through ``execute_query`` with read routing, so a cluster's followers
+transaction (``session.execute_write``), which the driver retries as a whole on transient
+errors (a lock timeout, a leader switch in a cluster), each time on a fresh transaction.
+Nodes and links the diff found absent are CREATEd (if another import created one
+meanwhile, the uniqueness constraint on ``Node.id`` rejects the transaction); stored
+nodes are MERGEd on ``id`` and replaced with ``SET n = ...``, their references deleted
+and re-created; stored links are MERGEd on ``key``. Nothing is visible to readers until
+the commit, and a server that dies before the commit rolls it back on restart.
+
+An import larger than ``tx_rows`` rows (200k by default; a district fits) would not fit
+a transaction's memory, so it commits in parts of that size, in order: nodes, their
+references, links. If a part fails, the error says which parts are written; running the
+import again, which writes only what differs, finishes it.
+
+Reads go through ``execute_query`` with read routing, so a cluster's followers
 and read replicas serve them.
 """
 
@@ -90,41 +92,38 @@ DELETE r
 """
 
 
-def create_references(rel: RelType) -> str:
-    return f"""
+# The two ends of each row's relationship, found by id.
+ENDS = """
 UNWIND $rows AS row
-MATCH (start:Node {{id: row.start}})
+MATCH (start:Node {id: row.start})
 USING INDEX SEEK start:Node(id)
-MATCH (end:Node {{id: row.end}})
+MATCH (end:Node {id: row.end})
 USING INDEX SEEK end:Node(id)
-CREATE (start)-[:{rel.value}]->(end)
 """
+
+
+def create_references(rel: RelType) -> str:
+    return ENDS + f"CREATE (start)-[:{rel.value}]->(end)\n"
 
 
 def create_links(rel: RelType) -> str:
-    return f"""
-UNWIND $rows AS row
-MATCH (start:Node {{id: row.start}})
-USING INDEX SEEK start:Node(id)
-MATCH (end:Node {{id: row.end}})
-USING INDEX SEEK end:Node(id)
-CREATE (start)-[r:{rel.value}]->(end)
+    return (
+        ENDS
+        + f"""CREATE (start)-[r:{rel.value}]->(end)
 SET r = row.props
 SET r.key = row.key
 """
+    )
 
 
 def upsert_links(rel: RelType) -> str:
-    return f"""
-UNWIND $rows AS row
-MATCH (start:Node {{id: row.start}})
-USING INDEX SEEK start:Node(id)
-MATCH (end:Node {{id: row.end}})
-USING INDEX SEEK end:Node(id)
-MERGE (start)-[r:{rel.value} {{key: row.key}}]->(end)
+    return (
+        ENDS
+        + f"""MERGE (start)-[r:{rel.value} {{key: row.key}}]->(end)
 SET r = row.props
 SET r.key = row.key
 """
+    )
 
 
 READ_NODES = f"""
