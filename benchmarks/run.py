@@ -242,6 +242,18 @@ def measure(kind: str, scale: str, calls: int, shacl: bool) -> dict[str, Any]:
 # -- the table ---------------------------------------------------------------------------
 
 
+def commit() -> str:
+    """The code measured: its commit, and whether the work tree differed from it."""
+    git = ["git", "-C", str(HERE.parent)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "grassroots", "benchmarks"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return (head.stdout.strip() or "unknown") + (" with local changes" if dirty else "")
+
+
 def machine() -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = platform.processor() or platform.machine()
@@ -255,7 +267,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         f"# Benchmarks, {date.today().isoformat()}",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}. Code: commit {commit()}.",
         "",
         "Method: each store is measured in a process of its own, after a warm-up (it imports"
         " and drops the small city once). Import and re-import run once; the full report is"
