@@ -10,12 +10,14 @@ A compiled rule reads like this (``grid_has_branch``)::
 
     MATCH (f:Area)
     WHERE f.kind IN $p0
-    WITH f, COUNT {
+    WITH f, EXISTS {
       MATCH (f)<-[r1:BUILT_ON]-(n1:PartyOrg)
       WHERE n1.form IN $p1
-      RETURN DISTINCT n1
-    } >= $p2 AS ok
+    } AS ok
     RETURN count(f) AS checked, collect(CASE WHEN ok THEN null ELSE f.id END) AS gaps
+
+"Has at least one" becomes ``EXISTS``, which stops at the first match; other counts
+become ``COUNT { ... RETURN DISTINCT end } >= $n``.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Compiler(CypherParams):
             lines.append(f"MATCH {other}")
             if other_where:
                 lines.append("WHERE " + "\n  AND ".join(other_where))
+        if rule.at_least == 1 and rule.at_most is None:  # "has a ...": stop at the first
+            return "EXISTS {\n  " + "\n  ".join(lines) + "\n}"
         lines.append(f"RETURN DISTINCT {end}")
         found = "COUNT {\n  " + "\n  ".join(lines) + "\n}"
         bounds = []
