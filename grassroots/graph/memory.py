@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -130,7 +130,7 @@ class MemoryStore:
     # callers take ``graph`` once per question, not once per node.
 
     def _succ(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
-        """``{target: {edge key: props}}`` (networkx's adjacency, typed as we fill it)."""
+        """``{target: {edge key: {"props": props}}}``: networkx's adjacency, typed."""
         return cast(Mapping[str, Mapping[EdgeKey, Props]], self._graph.succ[node_id])
 
     def _pred(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
@@ -183,15 +183,12 @@ class MemoryStore:
             if node_id not in g:
                 found[node_id] = []
                 continue
-            edges: Iterable[tuple[str, str, EdgeKey, Props]] = (
-                g.out_edges(node_id, keys=True, data="props")
-                if direction == "out"
-                else g.in_edges(node_id, keys=True, data="props")
-            )
+            adjacent = self._succ(node_id) if direction == "out" else self._pred(node_id)
             found[node_id] = sorted(
                 (
-                    ((v if direction == "out" else u), dict(props))
-                    for u, v, key, props in edges
+                    (other, dict(data["props"]))
+                    for other, keys in adjacent.items()
+                    for key, data in keys.items()
                     if key[0] is rel
                 ),
                 key=neighbour_order,

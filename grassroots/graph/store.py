@@ -6,10 +6,11 @@ identical answers; the conformance suite in ``tests/`` runs every test on both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+import orjson
 
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, Props, RelType
@@ -36,10 +37,10 @@ Direction = Literal["out", "in"]
 Neighbour = tuple[str, Props]  # the node at the other end, and the relationship's properties
 
 
-def neighbour_order(neighbour: Neighbour) -> tuple[str, str]:
+def neighbour_order(neighbour: Neighbour) -> tuple[str, bytes]:
     """The one order both stores list neighbours in: by node, then by properties."""
     other, props = neighbour
-    return other, json.dumps(props, sort_keys=True, ensure_ascii=False)
+    return other, orjson.dumps(props, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
