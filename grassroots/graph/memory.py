@@ -129,20 +129,20 @@ class MemoryStore:
     # The helpers below read the graph as it is, without the generation check:
     # callers take ``graph`` once per question, not once per node.
 
-    def _succ(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
+    def succ(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
         """``{target: {edge key: {"props": props}}}``: networkx's adjacency, typed."""
         return cast(Mapping[str, Mapping[EdgeKey, Props]], self._graph.succ[node_id])
 
-    def _pred(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
+    def pred(self, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
         return cast(Mapping[str, Mapping[EdgeKey, Props]], self._graph.pred[node_id])
 
     def out(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes ``node_id`` points to along ``rel``."""
-        return [v for v, keys in self._succ(node_id).items() for k in keys if k[0] is rel]
+        return [v for v, keys in self.succ(node_id).items() for k in keys if k[0] is rel]
 
     def into(self, node_id: str, rel: RelType) -> list[str]:
         """The nodes pointing to ``node_id`` along ``rel``."""
-        return [u for u, keys in self._pred(node_id).items() for k in keys if k[0] is rel]
+        return [u for u, keys in self.pred(node_id).items() for k in keys if k[0] is rel]
 
     def props(self, node_id: str) -> Props:
         data: Props = self.attrs[node_id]["props"]
@@ -161,7 +161,7 @@ class MemoryStore:
     def _node(self, node_id: str) -> Node:
         data = self.attrs[node_id]
         refs = {
-            k[0]: v for v, keys in self._succ(node_id).items() for k in keys if k[0] not in BY_LINK
+            k[0]: v for v, keys in self.succ(node_id).items() for k in keys if k[0] not in BY_LINK
         }
         return Node(data["label"], dict(data["props"]), refs)
 
@@ -183,7 +183,7 @@ class MemoryStore:
             if node_id not in g:
                 found[node_id] = []
                 continue
-            adjacent = self._succ(node_id) if direction == "out" else self._pred(node_id)
+            adjacent = self.succ(node_id) if direction == "out" else self.pred(node_id)
             found[node_id] = sorted(
                 (
                     (other, dict(data["props"]))

@@ -27,14 +27,14 @@ from grassroots.queries.coverage.rules import (
 )
 from grassroots.queries.filters import NUMERIC, Filters, active, matches, number
 from grassroots.queries.places import ANCHOR, areas_within
-from grassroots.schema import Label, Props, RelType
+from grassroots.schema import Label, Props
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS
 
 
 class MemoryEvaluator:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
-        self.g = store.graph
+        store.graph  # noqa: B018  # reload first if another process has written
         self.attrs = store.attrs
         self._reached: dict[tuple[str, str], set[str]] = {}
 
@@ -129,22 +129,16 @@ class MemoryEvaluator:
 
     def _walk(self, start: Iterable[str], path: list[Step], day: str) -> set[str]:
         """The distinct nodes reached from ``start`` along ``path``."""
-        g = self.g
+        store = self.store
         frontier = set(start)
         for step in path:
+            adjacent = store.succ if step.dir == "out" else store.pred
             reached: set[str] = set()
             for node in frontier:
-                edges: Iterable[tuple[str, str, tuple[RelType, str], Props]] = (
-                    g.out_edges(node, keys=True, data="props")
-                    if step.dir == "out"
-                    else g.in_edges(node, keys=True, data="props")
-                )
-                for u, v, key, props in edges:
-                    if key[0] is not step.rel:
-                        continue
-                    target = v if step.dir == "out" else u
-                    if self._step_ok(step, props, target, day):
-                        reached.add(target)
+                for target, keys in adjacent(node).items():
+                    for key, data in keys.items():
+                        if key[0] is step.rel and self._step_ok(step, data["props"], target, day):
+                            reached.add(target)
             frontier = reached
         return frontier
 
