@@ -151,32 +151,15 @@ class MemoryEvaluator:
         return self._reached[memo]
 
     def _walk_back(self, path: list[Step], day: str) -> set[str]:
-        # _step_ok inlined: this loop runs once per relationship of the type
-        attrs = self.attrs
         frontier: set[str] | None = None  # None: the last step may end anywhere
         for step in reversed(path):
             reached: set[str] = set()
-            out, dated, to_dated = (
-                step.dir == "out",
-                step.rel in DATED_RELS,
-                step.to in DATED_LABELS,
-            )
+            out = step.dir == "out"
             for (u, v, _), props in self.store.by_type[step.rel].items():
                 near, far = (u, v) if out else (v, u)
                 if near in reached or (frontier is not None and far not in frontier):
                     continue
-                if (dated and not active(props, day)) or (
-                    step.where and not matches(props, step.where)
-                ):
-                    continue
-                data = attrs[far]
-                far_props = data["props"]
-                if (
-                    data["label"] is not step.to
-                    or (step.to_where and not matches(far_props, step.to_where))
-                    or (to_dated and not active(far_props, day))
-                ):
-                    continue
-                reached.add(near)
+                if self._step_ok(step, props, far, day):
+                    reached.add(near)
             frontier = reached
         return frontier or set()
