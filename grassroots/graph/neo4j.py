@@ -415,31 +415,28 @@ class Neo4jStore:
         for node in changes.nodes:
             by_label[node.label].append(node)
         for label, nodes in by_label.items():
-            add(
-                create_nodes(label),
-                [{"props": n.props} for n in nodes if n.id in changes.new],
-                True,
-            )
-            stale = [n for n in nodes if n.id not in changes.new]
-            add(upsert_nodes(label), [{"id": n.id, "props": n.props} for n in stale], True)
+            fresh = [{"props": n.props} for n in nodes if n.id in changes.new]
+            stored = [n for n in nodes if n.id not in changes.new]
+            add(create_nodes(label), fresh, True)
+            add(upsert_nodes(label), [{"id": n.id, "props": n.props} for n in stored], True)
             types = [ref.rel for ref in BY_LABEL[label].refs]
             if types:  # new nodes have no references to drop
-                add(drop_references(types), [n.id for n in stale], False)
+                add(drop_references(types), [n.id for n in stored], False)
         references: dict[RelType, list[dict[str, str]]] = defaultdict(list)
         for node in changes.nodes:
             for rel, end in node.refs.items():
                 references[rel].append({"start": node.id, "end": end})
         for rel, pairs in references.items():
             add(create_references(rel), pairs, False)
-        by_type: dict[RelType, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = defaultdict(
-            lambda: ([], [])
-        )
+        new_links: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
+        stored_links: dict[RelType, list[dict[str, Any]]] = defaultdict(list)
         for ln in changes.links:
             row = {"start": ln.start, "end": ln.end, "key": ln.key, "props": ln.props}
-            by_type[ln.type][(ln.type, ln.key) not in changes.new_links].append(row)
-        for rel, (fresh, stale_links) in by_type.items():
-            add(create_links(rel), fresh, True)
-            add(upsert_links(rel), stale_links, True)
+            new = (ln.type, ln.key) in changes.new_links
+            (new_links if new else stored_links)[ln.type].append(row)
+        for rel in BY_LINK:
+            add(create_links(rel), new_links[rel], True)
+            add(upsert_links(rel), stored_links[rel], True)
         return out
 
     def _parts(self, batches: list[Batch]) -> list[list[Batch]]:
