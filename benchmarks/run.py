@@ -266,7 +266,7 @@ def commit() -> str:
     git = ["git", "-C", str(HERE.parent)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "grassroots", "benchmarks"],
+        [*git, "status", "--porcelain", "--", "grassroots", "benchmarks", ":!benchmarks/results"],
         capture_output=True,
         text=True,
     ).stdout.strip()
