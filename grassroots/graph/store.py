@@ -18,8 +18,9 @@ from grassroots.schema import Label, Link, Node, Props, RelType
 
 @dataclass
 class Changes:
-    """What one import writes, in one transaction: nodes replace their stored version
-    (properties and references), links are upserted by ``(type, key)``.
+    """What one import writes, in one transaction as far as the store can hold it (see
+    ``Neo4jStore``): nodes replace their stored version (properties and references),
+    links are upserted by ``(type, key)``.
 
     ``new`` holds the ids, and ``new_links`` the keys, that the diff found absent from
     the store: a store may create those outright instead of looking them up first."""

@@ -8,7 +8,7 @@
 #
 # NEO4J_HOME_DIR overrides where the server lives (default: .neo4j in the repo).
 # NEO4J_HEAP and NEO4J_PAGECACHE size it (default 1g and 128m, enough for the tests;
-# `make bench` asks for more, since a city's import is one transaction).
+# `make bench` asks for more: a city's graph, written in transactions of 200k rows).
 # Auth is on, as on any real server: user neo4j, password from NEO4J_PASSWORD (default
 # grassroots-test), set on the first start through the driver (tools/neo4j/password.py).
 set -euo pipefail

@@ -162,7 +162,8 @@ def _filters_of(condition: Condition | None) -> list[Filters]:
     return []
 
 
-# libyaml's safe loader when PyYAML was built with it (the wheels are): 10x faster to parse.
+# libyaml's safe loader when PyYAML was built with it (the wheels are): the packs parse in
+# 0.09 s instead of 1.1 s (under the profiler).
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
