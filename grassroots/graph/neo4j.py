@@ -302,26 +302,25 @@ class Neo4jStore:
             raise StoreError(f"Neo4j could not answer: {exc}") from None
         return records
 
-    def read_rows(self, cypher: str, **params: Any) -> list[list[Any]]:
+    def read_rows(self, cypher: str, over: str | None = None, **params: Any) -> list[list[Any]]:
         """A read whose one record holds its rows as ``collect([...]) AS rows``.
 
         The driver builds a Python ``Record`` per row, about 25 µs each, so a bulk read
-        returns one list instead (10x faster for 60k ids, measured). If a parameter named
-        ``ids`` or ``keys`` is a list, it is sent in batches of ``self.batch``."""
-        name = next((n for n in ("ids", "keys") if isinstance(params.get(n), list)), None)
-        if name is None:
+        returns one list instead (10x faster for 60k ids, measured). ``over`` names a list
+        parameter to send in batches of ``self.batch``."""
+        if over is None:
             return list(self.read(cypher, **params)[0]["rows"])
-        values, rows = params.pop(name), []
+        values, rows = params.pop(over), []
         for start in range(0, len(values), self.batch):
             chunk = values[start : start + self.batch]
-            rows.extend(self.read(cypher, **params, **{name: chunk})[0]["rows"])
+            rows.extend(self.read(cypher, **params, **{over: chunk})[0]["rows"])
         return rows
 
     # -- the Store protocol ------------------------------------------------------------
 
     def nodes(self, ids: Collection[str]) -> dict[str, Node]:
         found: dict[str, Node] = {}
-        for labels, props, refs in self.read_rows(READ_NODES, ids=list(ids)):
+        for labels, props, refs in self.read_rows(READ_NODES, over="ids", ids=list(ids)):
             label = next(lbl for lbl in labels if lbl != "Node")
             found[props["id"]] = Node(Label(label), props, _reference_map(refs))
         return found
@@ -332,7 +331,7 @@ class Neo4jStore:
             by_type[rel].append(key)
         found: dict[tuple[RelType, str], Link] = {}
         for rel, wanted in by_type.items():
-            for start, end, props in self.read_rows(read_links(rel), keys=wanted):
+            for start, end, props in self.read_rows(read_links(rel), over="keys", keys=wanted):
                 key = str(props["key"])
                 found[(rel, key)] = Link(rel, start, end, key, _link_props(props))
         return found
@@ -342,7 +341,9 @@ class Neo4jStore:
     ) -> dict[str, list[Neighbour]]:
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
-        for node_id, other, props in self.read_rows(read_neighbours(rel, direction), ids=wanted):
+        for node_id, other, props in self.read_rows(
+            read_neighbours(rel, direction), over="ids", ids=wanted
+        ):
             found[node_id].append((other, _link_props(props)))
         return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}
 
