@@ -9,7 +9,7 @@ started=""
 if [ -z "${NEO4J_URI:-}" ]; then
   "$here/tools/neo4j/neo4j.sh" start
   started=yes
-  NEO4J_URI=$(cat "$here/.neo4j/uri")
+  NEO4J_URI=$(cat "${NEO4J_HOME_DIR:-$here/.neo4j}/uri")
   NEO4J_USER=neo4j
   NEO4J_PASSWORD=${NEO4J_PASSWORD:-grassroots-test}
   export NEO4J_URI NEO4J_USER NEO4J_PASSWORD

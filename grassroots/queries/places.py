@@ -7,7 +7,7 @@ protocol, so the two stores agree by construction.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from grassroots.errors import NotFound
 from grassroots.graph.store import Store
@@ -41,8 +41,43 @@ party orgs up theirs, everything else through the node it hangs from."""
 MAX_DEPTH = 32
 
 
+def resolve(store: Store, ref: str, labels: Sequence[Label], what: str = "id") -> str:
+    """The id of the node ``ref`` names among ``labels``: its id, or else its exact name.
+
+    A planner types ``中山区`` as readily as ``D02``; an id always wins over a name, and a
+    name that several nodes share is an error listing them, so no answer is a guess.
+    """
+    node = store.nodes([ref]).get(ref)
+    if node is not None and node.label in labels:
+        return ref
+    named: list[Node] = []
+    for label in labels:
+        after: str | None = None
+        while True:
+            page = store.find(label, search=ref, after=after, limit=500)
+            named += [n for n in page.nodes if str(n.props.get("name", "")) == ref]
+            if len(page.nodes) < 500:
+                break
+            after = page.nodes[-1].id
+    kinds = " or ".join(label.value for label in labels)
+    if len(named) == 1:
+        return named[0].id
+    if named:
+        paths = describe(store, [n.id for n in named])
+        listed = "; ".join(f"{n.id} ({paths.get(n.id, (ref, ref))[1]})" for n in named[:10])
+        more = f" and {len(named) - 10} more" if len(named) > 10 else ""
+        raise NotFound(
+            f"{what} {ref!r} is the name of {len(named)} nodes: {listed}{more}; give the id"
+        )
+    if node is not None:
+        raise NotFound(f"{what} {ref!r} is a {node.label.value}, not a {kinds}")
+    raise NotFound(f"{what} {ref!r} is neither the id nor the name of any {kinds}")
+
+
 def scope_area(store: Store, scope: str) -> str:
-    """The area a scope id stands for: the area itself, or the area a party org is built on."""
+    """The area a scope id (or unique name) stands for: the area itself, or the area a
+    party org is built on."""
+    scope = resolve(store, scope, (Label.AREA, Label.PARTY_ORG), "scope")
     node = store.nodes([scope]).get(scope)
     if node is None:
         raise NotFound(f"scope {scope!r} names no area or party org")
