@@ -262,17 +262,37 @@ def test_personal_data_is_masked_without_the_grant(ask: Ask) -> None:
 def test_personal_data_never_reaches_the_log(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    phone, id_number = "13812345678", "21020219800101123X"
     import_path(store, write_ledger(tmp_path / "l", small_city()))
     ask = asker(client(store))
     with caplog.at_level("DEBUG"):
-        ask(
-            'query($p: String!) { search(text: $p) { __typename } person(id: "P1") { phone } '
-            "boom: responsibleChain(id: $p) { id } }",
+        # variables of the right types, so that every resolver runs: a search and a
+        # person lookup returning the phone...
+        found = ask(
+            'query($t: String!) { search(text: $t) { __typename } person(id: "P1") { phone '
+            "idNumber } }",
             "auditor",
-            p="13812345678",
+            t=phone,
         )
-    assert "13812345678" not in caplog.text
-    assert "21020219800101123X" not in caplog.text
+        # ...NotFound paths whose ids are personal values...
+        missing = [
+            ask(f"query($p: ID!) {{ {field}: $p) {{ {answer} }} }}", "auditor", p=value)
+            for value in (phone, id_number)
+            for field, answer in (
+                ("responsibleChain(id", "id"),
+                ("orgChart(rootId", "id"),
+                ("coverage(scope", "asOf"),
+            )
+        ]
+        # ...and a value the validation rejects, which graphql-core's message quotes
+        rejected = ask("query($n: Int) { areas(first: $n) { totalCount } }", n=phone)
+    assert data(found) == {"search": [], "person": {"phone": phone, "idNumber": id_number}}
+    assert all(reply["errors"] and reply["data"] is None for reply in missing), missing
+    assert "Int cannot represent" in rejected["errors"][0]["message"]  # told, not masked
+    logged = [r for r in caplog.records if r.name == "grassroots.api"]
+    assert len(logged) == len(missing) + 1  # every error was logged, one line each
+    assert phone not in caplog.text
+    assert id_number not in caplog.text
 
 
 def test_reads_can_require_a_token(store: Store) -> None:

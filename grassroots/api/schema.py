@@ -20,23 +20,37 @@ log = logging.getLogger("grassroots.api")
 
 
 def _expected(error: GraphQLError) -> bool:
-    return error.original_error is None or isinstance(error.original_error, GrassrootsError)
+    """A failure the caller can act on (a bad request, an unknown id), not a bug: its
+    message is returned. graphql-core reports a variable it cannot coerce as a
+    GraphQLError wrapping another GraphQLError."""
+    return error.original_error is None or isinstance(
+        error.original_error, GrassrootsError | GraphQLError
+    )
+
+
+def _kind(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    if code:
+        return str(code)
+    if error.original_error is None or isinstance(error.original_error, GraphQLError):
+        return "invalid request"
+    return error.original_error.__class__.__name__
 
 
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # One line per error, never the variables: they may hold personal data.
+        # One line per error: what kind of error and where, never its message nor the
+        # variables. Messages quote argument values ("no PartyOrg has id '1339...'", "got
+        # invalid value '1339...'"), and a value typed into an argument may be a phone
+        # number; the caller gets the message, the log does not.
         for error in errors:
+            where = ".".join(str(step) for step in error.path) if error.path else "-"
             if _expected(error):
-                log.info("graphql: %s", error.message)
+                log.info("graphql: %s at %s", _kind(error), where)
             else:
-                log.error(
-                    "graphql: internal error at %s: %s",
-                    error.path,
-                    error.original_error.__class__.__name__,
-                )
+                log.error("graphql: internal error at %s: %s", where, _kind(error))
 
 
 def build_schema(settings: Settings | None = None) -> Schema:
