@@ -3,6 +3,9 @@ mutations with typed failures, no N+1, and a committed SDL that cannot drift."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -590,3 +593,30 @@ def test_examples_answer_what_they_say(store: Store) -> None:
         ("大连市财政局", "王建国")
     ]
     assert date.fromisoformat(pairings[0]["since"]) == date(2023, 3, 1)
+
+
+def _warnings_of_importing_the_test_client(filters: list[str]) -> list[str]:
+    from _pytest.config import parse_warning_filter
+
+    names = ("starlette.testclient", "fastapi.testclient")
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for line in filters:
+                warnings.filterwarnings(*parse_warning_filter(line, escape=False))
+            importlib.import_module("fastapi.testclient")
+    finally:
+        sys.modules.update(saved)
+    return [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def test_the_warning_filter_silences_the_test_clients_notice_only(
+    pytestconfig: pytest.Config,
+) -> None:
+    unfiltered = _warnings_of_importing_the_test_client([])
+    assert any("httpx2" in w for w in unfiltered), unfiltered  # the notice exists...
+    filters = pytestconfig.getini("filterwarnings")
+    assert _warnings_of_importing_the_test_client(filters) == []  # ...and the filter hides it
+    warnings_in_general = ["ignore::UserWarning", "ignore::DeprecationWarning", "ignore"]
+    assert not set(warnings_in_general) & set(filters)  # not every warning
