@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -260,6 +261,53 @@ def test_personal_data_is_masked_without_the_grant(ask: Ask) -> None:
         "phone": "13812345678",
         "idNumber": "21020219800101123X",
     }
+
+
+def _every_person_field() -> str:
+    """A selection of every field of Person in the schema: new fields are checked too."""
+    from graphql import get_named_type, is_leaf_type
+
+    person = build_schema()._schema.type_map["Person"]
+    fields = person.fields  # type: ignore[attr-defined]
+    return " ".join(
+        name if is_leaf_type(get_named_type(f.type)) else f"{name} {{ __typename }}"
+        for name, f in fields.items()
+    )
+
+
+def _revealed(answer: str, row: dict[str, Any]) -> list[str]:
+    """The parts of a person's personal values (phone, ID number, birth date) that
+    ``answer`` shows: any five characters in a row, or the birth date in any form."""
+    shown = []
+    for key in ("phone", "id_number"):
+        value = str(row.get(key) or "")
+        shown += [value[i : i + 5] for i in range(len(value) - 4) if value[i : i + 5] in answer]
+    if row.get("birth_date"):
+        born = date.fromisoformat(str(row["birth_date"]))
+        for form in (born.isoformat(), born.strftime("%Y%m%d"), born.strftime("%Y年%-m月%-d日")):
+            if form in answer:
+                shown.append(form)
+    return shown
+
+
+def test_no_personal_value_is_shown_in_part_without_the_grant(store: Store, tmp_path: Path) -> None:
+    from grassroots.sample.city import generate, write_bundle
+
+    rows = generate("tiny", seed=3)
+    list(write_bundle(rows, tmp_path / "city"))
+    import_path(store, tmp_path / "city")
+    people = {row["id"]: row for row in rows["people"]}
+    assert all(p["phone"] and p["id_number"] and p["birth_date"] for p in people.values())
+    assert all(p["birth_date"].replace("-", "") == p["id_number"][6:14] for p in people.values())
+    ask = asker(client(store))
+    query = f"{{ people(first: 500) {{ edges {{ node {{ {_every_person_field()} }} }} }} }}"
+    for token in (None, "reader"):
+        nodes = [e["node"] for e in data(ask(query, token))["people"]["edges"]]
+        assert sorted(n["id"] for n in nodes) == sorted(people)
+        leaks = {n["id"]: _revealed(orjson.dumps(n).decode(), people[n["id"]]) for n in nodes}
+        assert not {k: v for k, v in leaks.items() if v}, leaks
+    shown = data(ask(query, "auditor"))["people"]["edges"]  # the test can see a leak
+    assert all(_revealed(orjson.dumps(e["node"]).decode(), people[e["node"]["id"]]) for e in shown)
 
 
 def test_personal_data_never_reaches_the_log(

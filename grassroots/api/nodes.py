@@ -22,6 +22,7 @@ from grassroots.graph.store import Neighbour
 from grassroots.queries import linkage
 from grassroots.queries.filters import active
 from grassroots.schema import (
+    PERSONAL,
     AreaKind,
     DispatchRole,
     Education,
@@ -340,18 +341,49 @@ class Unit(Named):
         ]
 
 
+def _hide_id_number(value: str) -> str:
+    """An 18-digit ID number keeps its first 3 and last 4 characters, hiding the birth
+    date (digits 7-14); an old 15-digit one keeps its last 3, as its birth date is digits
+    7-12."""
+    return mask(value) if len(value) == 18 else "*" * max(len(value) - 3, 0) + value[-3:]
+
+
+HIDDEN: dict[str, Callable[[str], str | None]] = {
+    "phone": mask,
+    "id_number": _hide_id_number,
+    # A Date cannot be shown in part, and the birth date is digits 7-14 of the ID
+    # number: without the grant it is null.
+    "birth_date": lambda value: None,
+}
+"""How each personal property of a person is shown without the ``personal`` grant."""
+assert set(HIDDEN) >= PERSONAL, "every personal property needs a way to be hidden"
+
+
 @strawberry.type(
-    description="A person. phone and idNumber are masked unless the token has the personal grant."
+    description="A person. phone and idNumber are masked, and birthDate is null, unless "
+    "the token has the personal grant."
 )
 class Person(Named):
+    def _props(self, info: I) -> dict[str, object]:
+        """The node's properties as this caller may see them: every personal one hidden
+        together, unless the token has the ``personal`` grant."""
+        props = self.node.props
+        if "personal" in info.context.grants:
+            return props
+        shown = dict(props)
+        for key, hide in HIDDEN.items():
+            if shown.get(key) is not None:
+                shown[key] = hide(str(shown[key]))
+        return shown
+
     @strawberry.field
     def gender(self) -> Gender | None:
         value = self.node.props.get("gender")
         return Gender(value) if value else None
 
-    @strawberry.field
-    def birth_date(self) -> date | None:
-        return day_of(self.node.props.get("birth_date"))
+    @strawberry.field(description="Null without the personal grant.")
+    def birth_date(self, info: I) -> date | None:
+        return day_of(self._props(info).get("birth_date"))
 
     @strawberry.field
     def education(self) -> Education | None:
@@ -362,19 +394,15 @@ class Person(Named):
     def party_member(self) -> bool | None:
         return self.node.props.get("party_member")
 
-    def _personal(self, info: I, key: str) -> str | None:
-        value = self.node.props.get(key)
-        if value is None:
-            return None
-        return str(value) if "personal" in info.context.grants else mask(str(value))
-
-    @strawberry.field
+    @strawberry.field(description="Masked (138****5678) without the personal grant.")
     def phone(self, info: I) -> str | None:
-        return self._personal(info, "phone")
+        value = self._props(info).get("phone")
+        return None if value is None else str(value)
 
-    @strawberry.field
+    @strawberry.field(description="Masked (210***********123X) without the personal grant.")
     def id_number(self, info: I) -> str | None:
-        return self._personal(info, "id_number")
+        value = self._props(info).get("id_number")
+        return None if value is None else str(value)
 
     @strawberry.field(description="Posts held, active on asOf.")
     async def posts(self, info: I, as_of: date | None = None) -> list[Post]:
