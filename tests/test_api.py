@@ -139,6 +139,24 @@ def test_org_chart_is_flat_with_parent_ids(ask: Ask) -> None:
     assert [n["id"] for n in deeper] == ["OC", "OD", "OS"]  # depth defaults to 2
 
 
+def test_org_chart_root_may_be_a_unique_name(ask: Ask) -> None:
+    query = "query($r: ID!) { orgChart(rootId: $r, depth: 1) { id parentId name } }"
+    by_id = data(ask(query, r="OS"))["orgChart"]
+    assert [n["id"] for n in by_id] == ["OS", "OK"]
+    assert data(ask(query, r="街道党工委"))["orgChart"] == by_id
+    twin = """mutation { addPartyOrg(input: {id: "OG2", name: "第1网格党支部", form: BRANCH,
+      parentId: "OK", areaId: "G2"}) { __typename } }"""
+    assert data(ask(twin, "writer"))["addPartyOrg"] == {"__typename": "PartyOrg"}
+    shared = ask(query, r="第1网格党支部")
+    assert shared["data"] is None
+    message = shared["errors"][0]["message"]
+    assert "OG1" in message and "OG2" in message and "give the id" in message, message
+    unknown = ask(query, r="西山社区党委")["errors"][0]["message"]
+    assert "neither the id nor the name" in unknown, unknown
+    area = ask(query, r="K")["errors"][0]["message"]  # an area is not an org
+    assert "rootId 'K' is a Area, not a PartyOrg" in area, area
+
+
 def test_responsible_chain(ask: Ask) -> None:
     query = "query($id: ID!) { responsibleChain(id: $id) { id } }"
     chain = lambda i: [o["id"] for o in data(ask(query, id=i))["responsibleChain"]]  # noqa: E731

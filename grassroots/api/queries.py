@@ -27,7 +27,8 @@ from grassroots.api.nodes import (
     decode_cursor,
     encode_cursor,
 )
-from grassroots.queries import linkage
+from grassroots.errors import GrassrootsError
+from grassroots.queries import linkage, places
 from grassroots.schema import AreaKind, DispatchRole, Label, OrgForm, UnitKind, UnitLevel
 
 
@@ -130,19 +131,19 @@ class Query:
         return [Dispatch(node=n) for n in found]
 
     @strawberry.field(
-        description="The root org and its descendants down to depth levels, "
-        "flat; childCount counts all children, also those beyond depth."
+        description="The root org (its id, or its name if no other org has it) and its "
+        "descendants down to depth levels, flat; childCount counts all children, also "
+        "those beyond depth."
     )
     def org_chart(
         self, info: I, root_id: strawberry.ID, depth: int = 2, as_of: date | None = None
     ) -> list[OrgChartNode]:
         if depth < 0 or depth > info.context.settings.api_max_depth:
-            from grassroots.errors import GrassrootsError
-
             raise GrassrootsError(
                 f"depth must be between 0 and {info.context.settings.api_max_depth}"
             )
-        chart = linkage.org_chart(info.context.store, root_id, depth, as_of)
+        root = places.resolve(info.context.store, root_id, (Label.PARTY_ORG,), "rootId")
+        chart = linkage.org_chart(info.context.store, root, depth, as_of)
         return [
             OrgChartNode(
                 id=strawberry.ID(c.org.id),
