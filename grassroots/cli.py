@@ -99,6 +99,8 @@ def _print_outcome(outcome: Outcome, path: Path) -> None:
             f"  {table:<12} {tally.created:>7} created {tally.updated:>7} updated"
             f" {tally.unchanged:>7} unchanged"
         )
+    for table, headers in outcome.extra_columns.items():
+        out.print(f"{table}: extra columns kept as properties: {', '.join(headers)}", markup=False)
     if outcome.dry_run:
         out.print("dry run: the bundle is valid; nothing was written.")
     elif outcome.written == 0:

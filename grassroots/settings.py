@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     api_max_aliases: int = Field(30, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_ALIASES"))
     api_max_page: int = Field(500, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_PAGE"))
 
+    # Import limits (docs/ledger.md): the longest cell, in characters (an Excel cell holds
+    # at most 32,767); what an .xlsx may unpack to, in MB of 2**20 bytes, checked before
+    # it is parsed; and how many rows a workbook may hold (Excel's own sheet maximum).
+    max_cell_chars: int = Field(100_000, ge=1, validation_alias=_env("GRASSROOTS_MAX_CELL_CHARS"))
+    max_xlsx_mb: float = Field(200.0, gt=0, validation_alias=_env("GRASSROOTS_MAX_XLSX_MB"))
+    max_xlsx_rows: int = Field(1_048_576, ge=1, validation_alias=_env("GRASSROOTS_MAX_XLSX_ROWS"))
+
     def grants(self) -> dict[str, frozenset[str]]:
         """token -> grants, from ``api_tokens``; a malformed entry fails fast."""
         out: dict[str, frozenset[str]] = {}

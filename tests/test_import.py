@@ -4,6 +4,9 @@ bundle leaves the store exactly as it was."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,8 +16,14 @@ from grassroots.errors import GrassrootsError, LedgerError
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.schema import BY_NAME, Label, RelType
+from grassroots.settings import load_settings
 from tests.conftest import snapshot, write_table
 from tests.ledgers import Ledger, small_city, write_ledger
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = str(Path(sys.executable).with_name("grassroots"))
+    return subprocess.run([command, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -104,20 +113,68 @@ def test_references_may_name_stored_nodes(loaded: Store, tmp_path: Path) -> None
     assert loaded.nodes(["H9"])["H9"].refs == {RelType.IN_BUILDING: "B1"}
 
 
-def test_extra_columns_are_kept_as_properties(store: Store, tmp_path: Path) -> None:
-    ledger = {
+def test_extra_columns_are_kept_as_properties_and_named(store: Store, tmp_path: Path) -> None:
+    # none of these is one slip from a column of areas: 服务中心面积 is two characters
+    # from 服务用房面积, note two letters from name, and name2 sits beside name itself
+    extra = {"服务中心面积": "1200", "note": "x", "remark": "y", "备注": "z", "name2": "w"}
+    ledger = {"areas": [{"id": "C", "name": "大连市", "kind": "city", **extra}]}
+    outcome = import_path(store, write_ledger(tmp_path / "x", ledger))
+    assert store.nodes(["C"])["C"].props == {"id": "C", "name": "大连市", "kind": "city", **extra}
+    assert outcome.extra_columns == {"areas": list(extra)}
+
+
+def test_the_import_summary_names_the_extra_columns(env: dict[str, str], tmp_path: Path) -> None:
+    ledger = small_city()
+    ledger["areas"][0]["备注"] = "市本级"
+    ledger["households"][0]["楼层"] = "1"
+    result = run_cli("import", str(write_ledger(tmp_path / "l", ledger)), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "areas: extra columns kept as properties: 备注" in result.stdout
+    assert "households: extra columns kept as properties: 楼层" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("table", "header", "meant"),
+    [
+        ("areas", "上级编码", "上级编号 (parent_id)"),  # the issue's own typo
+        ("areas", "parentid", "上级编号 (parent_id)"),  # a letter left out
+        ("areas", "Parent-ID", "上级编号 (parent_id)"),  # one letter wrong, any case
+        ("areas", "parnet_id", "上级编号 (parent_id)"),  # two letters swapped
+        ("areas", "上级编号号", "上级编号 (parent_id)"),  # a character too many
+        ("areas", "household", "户数 (households)"),
+        ("people", "phones", "电话 (phone)"),
+        ("households", "szie", "人数 (size)"),
+    ],
+)
+def test_a_header_one_slip_from_a_column_is_an_error(
+    store: Store, tmp_path: Path, table: str, header: str, meant: str
+) -> None:
+    rows = {
         "areas": [
-            {"id": "C", "name": "大连市", "kind": "city", "服务中心面积": "1200", "note": "x"}
-        ]
-    }
-    import_path(store, write_ledger(tmp_path / "x", ledger))
-    assert store.nodes(["C"])["C"].props == {
-        "id": "C",
-        "name": "大连市",
-        "kind": "city",
-        "服务中心面积": "1200",
-        "note": "x",
-    }
+            {"id": "C", "name": "大连市", "kind": "city"},
+            {"id": "D", "name": "中山区", "kind": "district", header: "C"},
+        ],
+        "people": [{"id": "P", "name": "王伟", header: "13800000000"}],
+        "households": [{"id": "H", header: "3"}],
+    }[table]
+    ledger: Ledger = {table: rows}
+    if table == "households":
+        ledger["areas"] = [{"id": "B", "name": "1号楼", "kind": "building"}]
+        rows[0]["building_id"] = "B"
+    reject(
+        store,
+        tmp_path,
+        ledger,
+        f"{table} row 1 header: {header!r} is not a column of {table}; did you mean {meant}?",
+    )
+
+
+def test_short_names_match_only_exactly(store: Store, tmp_path: Path) -> None:
+    # "ids" is one letter from "id", but "id" is too short to guess at: with no id column
+    # the row is refused for the missing column, not for a typo
+    ledger = {"areas": [{"ids": "C", "name": "大连市", "kind": "city"}]}
+    error = reject(store, tmp_path, ledger, "areas row 1 id: required column is missing")
+    assert not any(p.column == "header" for p in error.problems)
 
 
 def test_chinese_headers_and_values_are_read(store: Store, tmp_path: Path) -> None:
@@ -336,7 +393,7 @@ def test_undecodable_file(loaded: Store, tmp_path: Path) -> None:
     folder = tmp_path / "bin"
     folder.mkdir()
     (folder / "areas.csv").write_bytes(b"id,name,kind\nZ,\xff\xfe\xfa\xfb\x81,grid\n")
-    reject(loaded, tmp_path, folder, "areas row 1 file: areas.csv is neither UTF-8 nor GBK")
+    reject(loaded, tmp_path, folder, "areas row 2 file: areas.csv is neither UTF-8 nor GBK")
 
 
 def test_unknown_file_name(loaded: Store, tmp_path: Path) -> None:
@@ -385,3 +442,179 @@ def test_a_path_that_is_no_bundle(store: Store, tmp_path: Path) -> None:
         import_path(store, tmp_path / "notes.txt")
     with pytest.raises(GrassrootsError, match="no such file"):
         import_path(store, tmp_path / "missing")
+
+
+# -- ids, characters, encodings and sizes ---------------------------------------------------
+
+
+def test_a_pipe_in_an_id_is_refused(loaded: Store, tmp_path: Path) -> None:
+    # link keys join ids with "|": person "RTP|1" + household "RTH" and person "RTP" +
+    # household "1|RTH" would make the same contact
+    ledger = {
+        "people": [{"id": "RTP|1", "name": "王伟"}, {"id": "RTP", "name": "李娜"}],
+        "households": [{"id": "1|RTH", "building_id": "B1"}, {"id": "RTH", "building_id": "B1"}],
+        "contacts": [
+            {"person_id": "RTP|1", "household_id": "RTH"},
+            {"person_id": "RTP", "household_id": "1|RTH"},
+        ],
+    }
+    error = reject(
+        loaded,
+        tmp_path,
+        ledger,
+        "people row 2 id: 'RTP|1' contains '|'",
+        "households row 2 id: '1|RTH' contains '|'",
+        "contacts row 2 person_id: 'RTP|1' contains '|'",
+        "contacts row 3 household_id: '1|RTH' contains '|'",
+    )
+    assert "use '-' or '_' instead" in str(error)
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("RT\x0bP", "U+000B"), ("RT\tP", "U+0009 (tab)")])
+def test_a_control_character_in_an_id_is_refused(
+    store: Store, tmp_path: Path, cell: str, shown: str
+) -> None:
+    ledger = {"areas": [{"id": cell, "name": "大连市", "kind": "city"}]}
+    reject(
+        store, tmp_path, ledger, f"areas row 2 id: {cell!r} contains the control character {shown}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "shown"),
+    [
+        ("name", "大连\x0b市", "U+000B"),
+        ("name", "大连\x00市", "U+0000"),
+        ("备注", "x\x1fy", "U+001F"),  # an extra column is checked as well
+    ],
+)
+def test_a_control_character_in_a_cell_is_refused(
+    store: Store, tmp_path: Path, column: str, cell: str, shown: str
+) -> None:
+    ledger = {"areas": [{"id": "C", "name": "大连市", "kind": "city", column: cell}]}
+    error = reject(
+        store, tmp_path, ledger, f"areas row 2 {column}: contains the control character {shown}"
+    )
+    assert len(error.problems) == 1
+
+
+def test_tabs_and_line_breaks_in_free_text_are_kept(store: Store, tmp_path: Path) -> None:
+    name = "大连市\n中山区\t(合署)"
+    import_path(
+        store, write_ledger(tmp_path / "l", {"areas": [{"id": "C", "name": name, "kind": "city"}]})
+    )
+    assert store.nodes(["C"])["C"].props["name"] == name
+
+
+def test_a_lone_surrogate_in_a_dump_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    dump = tmp_path / "s.jsonl"
+    dump.write_text(
+        '{"type":"node","id":"A","labels":["Area"],"properties":'
+        '{"id":"A","name":"a\\ud800","kind":"city"}}\n',
+        encoding="utf-8",
+    )
+    reject(store, tmp_path, dump, "areas row 1 name: contains a lone surrogate U+D800")
+
+
+def test_a_file_mixing_utf8_and_gbk_is_refused_at_its_first_odd_row(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    head = "id,name,kind\nC,大连市,city\nD,中山区,district\n".encode()
+    (folder / "areas.csv").write_bytes(head + "S,测试,subdistrict\n".encode("gbk"))
+    error = reject(store, tmp_path, folder, "areas row 4 file: areas.csv mixes encodings")
+    assert "save it as UTF-8 (or as GBK) throughout" in str(error)
+
+
+def test_a_gbk_file_with_a_utf8_row_is_refused_too(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    head = "id,name,kind\nC,大连市,city\n".encode("gbk")
+    (folder / "areas.csv").write_bytes(head + "D,测试,district\n".encode())
+    reject(store, tmp_path, folder, "areas row 3 file: areas.csv mixes encodings")
+
+
+def test_a_bom_before_gbk_text_says_so(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "bom"
+    folder.mkdir()
+    data = "id,name,kind\nC,大连市,city\n".encode("gbk")
+    (folder / "areas.csv").write_bytes(b"\xef\xbb\xbf" + data)
+    error = reject(store, tmp_path, folder, "areas row 2 file: areas.csv starts with a UTF-8")
+    assert "byte-order mark" in str(error) and "not UTF-8" in str(error)
+
+
+def test_a_cell_over_the_size_limit_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    limit = load_settings().max_cell_chars
+    folder = tmp_path / "big"
+    folder.mkdir()
+    fits, over = "x" * limit, "y" * (limit + 1)
+    (folder / "areas.csv").write_text(
+        f"id,name,kind\nC,{fits},city\nD,{over},district\n", encoding="utf-8"
+    )
+    error = reject(store, tmp_path, folder, "areas row 3 file: a cell is longer than")
+    assert [p.row for p in error.problems] == [3]  # row 2's cell, at the limit, is fine
+
+
+def test_a_dump_cell_over_the_size_limit_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    limit = load_settings().max_cell_chars
+    dump = tmp_path / "big.jsonl"
+    dump.write_text(
+        '{"type":"node","id":"A","labels":["Area"],"properties":'
+        f'{{"id":"A","name":"{"x" * (limit + 1)}","kind":"city"}}}}\n',
+        encoding="utf-8",
+    )
+    reject(store, tmp_path, dump, "areas row 1 name: longer than")
+
+
+def test_a_dump_of_random_bytes_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    dump = tmp_path / "noise.jsonl"
+    good = (
+        '{"type":"node","id":"A","labels":["Area"],'
+        '"properties":{"id":"A","name":"a","kind":"city"}}'
+    )
+    dump.write_bytes(good.encode() + b"\n\xff\xfe\x00\x81garbage\n")
+    reject(store, tmp_path, dump, "dump row 2 line: not UTF-8 text")
+
+
+def test_deeply_nested_json_in_a_dump_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    dump = tmp_path / "deep.jsonl"
+    dump.write_text("[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    reject(store, tmp_path, dump, "dump row 1 line: nested too deeply")
+
+
+def _bulky_workbook(path: Path, rows: int, width: int) -> Path:
+    """An .xlsx whose cells are long and distinct: small zipped, big unpacked."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "areas"
+    sheet.append(["id", "name", "kind"])
+    for index in range(rows):
+        sheet.append([f"A{index}", f"{index:06d}" + "x" * width, "city"])
+    book.save(path)
+    return path
+
+
+def test_a_workbook_over_the_unpacked_size_limit_is_refused_unread(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _bulky_workbook(tmp_path / "bomb.xlsx", rows=40, width=30_000)
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(book).infolist())
+    assert book.stat().st_size < 100_000 < 1_000_000 < unpacked  # a small file, unpacking big
+    monkeypatch.setenv("GRASSROOTS_MAX_XLSX_MB", "1")
+    error = reject(store, tmp_path, book, "bomb.xlsx row 1 file: this workbook unpacks to")
+    assert "GRASSROOTS_MAX_XLSX_MB" in str(error)
+    monkeypatch.setenv("GRASSROOTS_MAX_XLSX_MB", "2")
+    assert import_path(store, book, dry_run=True).tallies["areas"].created == 40
+
+
+def test_a_workbook_over_the_row_limit_is_refused(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _bulky_workbook(tmp_path / "long.xlsx", rows=12, width=1)
+    monkeypatch.setenv("GRASSROOTS_MAX_XLSX_ROWS", "10")
+    error = reject(store, tmp_path, book, "long.xlsx row 1 file: this workbook has more than 10")
+    assert "GRASSROOTS_MAX_XLSX_ROWS" in str(error)
+    monkeypatch.setenv("GRASSROOTS_MAX_XLSX_ROWS", "13")  # the 12 rows and the header
+    assert import_path(store, book, dry_run=True).tallies["areas"].created == 12

@@ -109,17 +109,28 @@ def read_dump(path: Path) -> RawBundle:
         bundle.problems.append(Problem("dump", number, column, message))
 
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")  # decoded line by line, so a bad line is named, not fatal
     except OSError as exc:
         raise GrassrootsError(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
-        for number, text in enumerate(handle, start=1):
+        for number, data in enumerate(handle, start=1):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                bad(number, "line", "not UTF-8 text; a dump is UTF-8 JSON, as `export` writes it")
+                continue
             if not text.strip():
                 continue
             try:
                 line = json.loads(text)
             except json.JSONDecodeError as exc:
                 bad(number, "line", f"not JSON ({exc.msg})")
+                continue
+            except RecursionError:
+                bad(number, "line", "nested too deeply to be a node or a relationship")
+                continue
+            except ValueError as exc:  # e.g. an integer of more digits than Python reads
+                bad(number, "line", f"not JSON that this reads ({exc})")
                 continue
             if not isinstance(line, dict) or line.get("type") not in ("node", "relationship"):
                 bad(number, "type", "each line must be a node or a relationship object")
@@ -129,8 +140,11 @@ def read_dump(path: Path) -> RawBundle:
                 bad(number, "properties", "must be an object")
                 continue
             if line["type"] == "node":
+                labels = line.get("labels") or []
                 known = [
-                    lbl for lbl in line.get("labels") or [] if lbl in Label.__members__.values()
+                    lbl
+                    for lbl in (labels if isinstance(labels, list) else [])
+                    if isinstance(lbl, str) and lbl in Label.__members__.values()
                 ]
                 if len(known) != 1:
                     bad(number, "labels", f"needs exactly one of {', '.join(Label)}")

@@ -30,6 +30,8 @@ from grassroots.importers.dump import read_dump
 from grassroots.importers.sources import RawBundle, RawTable, json_value, read_bundle
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_NAME, TABLES, AreaKind, Choice, Label, Link, Node, Row, Table
+from grassroots.schema.base import describe_char
+from grassroots.settings import load_settings
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Outcome:
 
     tallies: dict[str, Tally] = field(default_factory=dict)
     dry_run: bool = False
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    """Per table, the headers that are no column of it, kept as properties as written."""
 
     @property
     def written(self) -> int:
@@ -76,16 +80,19 @@ def import_bundle(
 ) -> Outcome:
     problems = list(bundle.problems)
     records: list[Record] = []
+    extra_columns: dict[str, list[str]] = {}
     total = sum(len(raw.rows) for raw in bundle.tables)
     tick = progress("validating", total)
+    max_cell = load_settings().max_cell_chars
     for raw in bundle.tables:
-        records.extend(_validate_table(raw, problems))
+        records.extend(_validate_table(raw, problems, extra_columns, max_cell))
         tick(len(raw.rows))
     stored = _check_graph(store, records, problems)
     if problems:
         raise LedgerError(problems)
     changes, outcome = _diff(store, records, stored)
     outcome.dry_run = dry_run
+    outcome.extra_columns = extra_columns
     if not dry_run and changes:
         store.write(changes, progress)
     return outcome
@@ -102,15 +109,78 @@ def _column_for(table: Table, header: str) -> str | None:
     return None
 
 
-def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
+def _one_slip(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one inserted, left out, changed or swapped character."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and (a[diff[0]], a[diff[1]]) == (b[diff[1]], b[diff[0]])
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1 :]
+
+
+SHORTEST_GUESSED = 4
+"""English column names shorter than this (``id``) are matched only exactly: one slip
+from a two-letter name is too often another word. ``id`` is required wherever it is a
+column, so a slip there is reported as a missing column anyway."""
+
+
+def _near_miss(table: Table, header: str, present: set[str]) -> str | None:
+    """The column ``header`` is one slip away from, among those no other header names."""
+    text = header.strip().rstrip("*").strip()
+    for name, zh in table.columns().items():
+        if name in present:
+            continue  # "name2" beside "name" is a column of its own, not a typo
+        if (zh and _one_slip(text, zh)) or (
+            len(name) >= SHORTEST_GUESSED and _one_slip(text.lower(), name)
+        ):
+            return name
+    return None
+
+
+_CELL_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""What no cell may hold: control characters other than tab and line breaks (which a
+multi-line Excel cell holds), and lone surrogates. Ids refuse more: see ``ID_REFUSED``."""
+
+
+def _bad_text(text: str, max_cell: int) -> str | None:
+    if len(text) > max_cell:
+        return (
+            f"longer than {max_cell:,} characters, the most a cell may hold"
+            " (GRASSROOTS_MAX_CELL_CHARS); shorten it or move the text elsewhere"
+        )
+    if match := _CELL_REFUSED.search(text):
+        return (
+            f"contains {describe_char(match.group())} at character {match.start() + 1};"
+            " delete it (Excel does not show it) and import again"
+        )
+    return None
+
+
+def _validate_table(
+    raw: RawTable, problems: list[Problem], extra_columns: dict[str, list[str]], max_cell: int
+) -> list[Record]:
     table = raw.table
     columns: dict[str, str] = {}  # header -> column
     seen: dict[str, str] = {}
+    unknown: list[str] = []
     for header in raw.headers:
         if not header:
             continue
+        if message := _bad_text(header, max_cell):
+            problems.append(Problem(table.name, 1, "header", message, code="file"))
+            continue
         name = _column_for(table, header)
         if name is None:
+            unknown.append(header)
             continue
         if name in seen:
             problems.append(
@@ -124,6 +194,26 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
             )
         seen[name] = header
         columns[header] = name
+    extras = []
+    for header in unknown:
+        meant = _near_miss(table, header, set(seen))
+        if meant is None:
+            extras.append(header)
+            continue
+        zh = table.columns()[meant]
+        problems.append(
+            Problem(
+                table.name,
+                1,
+                "header",
+                f"{header!r} is not a column of {table.name}; did you mean"
+                f" {f'{zh} ({meant})' if zh else meant}? Correct the header (an extra column"
+                " is kept only when it is not one slip from a column's name)",
+                code="file",
+            )
+        )
+    if extras:
+        extra_columns[table.name] = extras
     for name in table.required():
         if name not in seen:
             zh = table.columns()[name]
@@ -138,11 +228,19 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
             )
     if any(p.table == table.name and p.row == 1 for p in problems):
         return []
+    id_columns = {"id", *(ref.column for ref in table.refs)}  # checked by their model type
     records = []
     for raw_row in raw.rows:
         known: dict[str, Any] = {}
         extra: dict[str, Any] = {}
+        refused = False
         for header, value in raw_row.cells.items():
+            if isinstance(value, str) and (message := _bad_text(value, max_cell)):
+                column = columns.get(header, header)
+                if column not in id_columns or message.startswith("longer"):
+                    problems.append(Problem(table.name, raw_row.number, column, message))
+                    refused = True
+                    continue
             if header in columns:
                 known[columns[header]] = value
             elif isinstance(value, dict | list):  # only a dump can hold these
@@ -157,6 +255,8 @@ def _validate_table(raw: RawTable, problems: list[Problem]) -> list[Record]:
                 )
             elif header:
                 extra[header] = json_value(value)
+        if refused:
+            continue  # one problem per bad cell, not a second one from the model
         try:
             row = table.model.model_validate(known)
         except ValidationError as exc:

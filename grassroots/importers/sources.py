@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 from grassroots.errors import GrassrootsError, Problem
 from grassroots.schema import TABLES, Table, table_named
+from grassroots.settings import load_settings
 
 KNOWN = ", ".join(f"{t.name} ({t.zh})" for t in TABLES)
 
@@ -70,15 +73,83 @@ def _read_folder(folder: Path) -> RawBundle:
     return bundle
 
 
-def _decode(data: bytes) -> str | None:
-    # UTF-8 first (with or without BOM): GBK bytes almost never decode as UTF-8, while
-    # UTF-8 Chinese text often decodes as GBK garbage. GB18030 is GBK's superset.
-    for encoding in ("utf-8-sig", "gb18030"):
+BOM = b"\xef\xbb\xbf"
+_CJK = re.compile("[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _line_encoding(line: bytes) -> str | None:
+    """``utf-8``, ``gbk`` or None for one line that is not plain ASCII.
+
+    GBK bytes seldom decode as UTF-8, and when they do the text is accented Latin or
+    Cyrillic, not Chinese; so a line is UTF-8 when it decodes as UTF-8 and either holds a
+    Chinese character or is no GBK at all. GB18030 is GBK's superset."""
+    try:
+        utf8 = line.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = None
+    try:
+        line.decode("gb18030")
+        gbk = True
+    except UnicodeDecodeError:
+        gbk = False
+    if utf8 is not None and (not gbk or _CJK.search(utf8)):
+        return "utf-8"
+    return "gbk" if gbk else None
+
+
+def _record_at(text_before: str) -> int:
+    """The row number, as a spreadsheet counts, of the record that starts after this text."""
+    return sum(1 for _ in csv.reader(io.StringIO(text_before))) + 1
+
+
+def _decode(name: str, data: bytes) -> str | tuple[int, str]:
+    """The file's text, or (row, message) saying why it cannot be read.
+
+    The whole file must be one encoding: UTF-8 (with or without a byte-order mark) or GBK.
+    A file mixing them (rows pasted in from another file) is refused at the first row
+    that differs, rather than read as garbled text."""
+    throughout = "save it as UTF-8 (or as GBK) throughout and import again"
+    if data.startswith(BOM):
         try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
+            return data[len(BOM) :].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            body = data[len(BOM) :]
+            start = body.rfind(b"\n", 0, exc.start) + 1
+            row = _record_at(body[:start].decode("utf-8"))
+            return row, (
+                f"{name} starts with a UTF-8 byte-order mark, but row {row} is not UTF-8"
+                f" (GBK, perhaps); {throughout} (Excel: 'CSV UTF-8')"
+            )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    first: tuple[int, str] | None = None  # the first line that is not ASCII, and its encoding
+    start = 0
+    for line in data.split(b"\n"):
+        if not line.isascii():
+            encoding = _line_encoding(line)
+            before = data[:start]
+            if encoding is None:
+                row = _record_at(before.decode(_CODECS[first[1]] if first else "ascii"))
+                return row, (
+                    f"{name} is neither UTF-8 nor GBK text at row {row}; save it from Excel as"
+                    " 'CSV UTF-8' (or 'CSV') and import again"
+                )
+            if first is None:
+                first = (_record_at(before.decode("ascii")), encoding)
+            elif encoding != first[1]:
+                row = _record_at(before.decode(_CODECS[first[1]]))
+                return row, (
+                    f"{name} mixes encodings: row {row} is {_NAMES[encoding]} but row"
+                    f" {first[0]} is {_NAMES[first[1]]}; {throughout}"
+                )
+        start += len(line) + 1
+    return data.decode("gb18030")
+
+
+_NAMES = {"utf-8": "UTF-8", "gbk": "GBK"}
+_CODECS = {"utf-8": "utf-8", "gbk": "gb18030"}
 
 
 def _read_csv(path: Path, bundle: RawBundle) -> None:
@@ -86,26 +157,56 @@ def _read_csv(path: Path, bundle: RawBundle) -> None:
     if table is None:
         bundle.problems.append(_unknown(path.stem, "file"))
         return
-    text = _decode(path.read_bytes())
-    if text is None:
-        bundle.problems.append(
-            Problem(
-                table.name,
-                1,
-                "file",
-                f"{path.name} is neither UTF-8 nor GBK text; save it from Excel as"
-                " 'CSV UTF-8' (or 'CSV') and import again",
-            )
-        )
+    text = _decode(path.name, path.read_bytes())
+    if isinstance(text, tuple):
+        row, message = text
+        bundle.problems.append(Problem(table.name, row, "file", message))
         return
-    records = list(csv.reader(io.StringIO(text)))
+    limit = load_settings().max_cell_chars
+    csv.field_size_limit(limit)  # the csv module's own default is 131,072
+    records: list[list[Any]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        number = len(records) + 1  # the records before it were read
+        message = (
+            f"a cell is longer than {limit:,} characters, the most a cell may hold"
+            " (GRASSROOTS_MAX_CELL_CHARS); shorten it or move the text elsewhere"
+            if "field larger" in str(exc)
+            else f"cannot be read as CSV ({exc}); save the file from Excel again"
+        )
+        bundle.problems.append(Problem(table.name, number, "file", message))
     _collect(table, path.name, records, bundle)
 
 
 def _read_workbook(path: Path) -> RawBundle:
     from openpyxl import load_workbook  # imported here: only workbooks need it
 
+    settings = load_settings()
     bundle = RawBundle()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            # zipfile never unpacks more than a member's stated size, so this sum bounds
+            # what openpyxl can read
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise GrassrootsError(
+            f"{path}: cannot open this workbook ({exc.__class__.__name__}); save it again"
+            " from Excel as .xlsx"
+        ) from None
+    limit = settings.max_xlsx_mb * 2**20
+    if unpacked > limit:
+        bundle.problems.append(
+            Problem(
+                path.name,
+                1,
+                "file",
+                f"this workbook unpacks to {unpacked / 2**20:,.1f} MB, over the limit of"
+                f" {settings.max_xlsx_mb:g} MB (GRASSROOTS_MAX_XLSX_MB); import a ledger this"
+                " large as a folder of CSV files, or raise the limit",
+            )
+        )
+        return bundle
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -113,14 +214,37 @@ def _read_workbook(path: Path) -> RawBundle:
             f"{path}: cannot open this workbook ({exc.__class__.__name__}); save it again"
             " from Excel as .xlsx"
         ) from None
+    rows = 0
     try:
         for sheet in book.worksheets:
             table = table_named(sheet.title)
             if table is None:
                 bundle.problems.append(_unknown(sheet.title, "sheet"))
                 continue
-            records = [list(values) for values in sheet.iter_rows(values_only=True)]
+            records: list[list[Any]] = []
+            for values in sheet.iter_rows(values_only=True):
+                rows += 1
+                if rows > settings.max_xlsx_rows:
+                    bundle.problems.append(
+                        Problem(
+                            path.name,
+                            1,
+                            "file",
+                            f"this workbook has more than {settings.max_xlsx_rows:,} rows"
+                            " (GRASSROOTS_MAX_XLSX_ROWS); import a ledger this large as a"
+                            " folder of CSV files, or raise the limit",
+                        )
+                    )
+                    return bundle
+                records.append(list(values))
             _collect(table, f"{path.name}[{sheet.title}]", records, bundle)
+    except GrassrootsError:
+        raise
+    except Exception as exc:  # a sheet's XML can be damaged where the zip is not
+        raise GrassrootsError(
+            f"{path}: cannot read this workbook ({exc.__class__.__name__}); save it again"
+            " from Excel as .xlsx"
+        ) from None
     finally:
         book.close()
     return bundle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Amount, Choice, Count, Flag, Row, Text, column
+from grassroots.schema.base import Amount, Choice, Count, Flag, Id, Row, Text, column
 
 
 class AreaKind(Choice):
@@ -34,10 +34,10 @@ _LEVELS = {
 
 
 class Area(Row):
-    id: Text = column("编号")
+    id: Id = column("编号")
     name: Text = column("名称")
     kind: AreaKind = column("类型")
-    parent_id: Text | None = column("上级编号", default=None)
+    parent_id: Id | None = column("上级编号", default=None)
     households: Count | None = column("户数", default=None)
     population: Count | None = column("人口", default=None)
     # Optional columns beyond the contract, for the regional packs' requirements

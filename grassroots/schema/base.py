@@ -3,6 +3,8 @@
 Glossary
     choice   an enum whose members carry a Chinese alias (``AreaKind.VILLAGE.zh == "村"``);
              a cell may name it in English (any case) or in Chinese.
+    id       an ``id`` or ``*_id`` cell: text without ``|``, control characters or lone
+             surrogates (``ID_REFUSED``).
     day      a date written ``YYYY-MM-DD``, ``YYYY/M/D`` or ``YYYY年M月D日``.
     flag     a boolean written ``true/false``, ``1/0``, ``是/否`` (also ``yes/no``, ``y/n``).
     dated    a row with ``since``/``until``; *active on D* when since <= D <= until, an
@@ -121,10 +123,52 @@ def parse_text(raw: object) -> str:
     return str(raw).strip()
 
 
+_CHAR_NAMES = {"\t": "tab", "\n": "line feed", "\r": "carriage return", "\x00": "NUL"}
+
+
+def describe_char(char: str) -> str:
+    """A character no cell may hold, for messages: ``the control character U+000B``.
+
+    >>> describe_char("\\t")
+    'the control character U+0009 (tab)'
+    >>> describe_char("\\ud800")
+    'a lone surrogate U+D800 (half of a character, from broken text)'
+    """
+    code = f"U+{ord(char):04X}"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return f"a lone surrogate {code} (half of a character, from broken text)"
+    name = _CHAR_NAMES.get(char)
+    return f"the control character {code}" + (f" ({name})" if name else "")
+
+
+ID_REFUSED = re.compile("[|\x00-\x1f\x7f\ud800-\udfff]")
+"""What an id cannot hold: ``|``, which joins the parts of a link's key (so that person
+``RTP|1`` with household ``RTH`` and person ``RTP`` with household ``1|RTH`` would make
+one key), control characters (tabs and line breaks too) and lone surrogates."""
+
+
+def parse_id(raw: object) -> str:
+    text = parse_text(raw)
+    if match := ID_REFUSED.search(text):
+        char = match.group()
+        if char == "|":
+            raise ValueError(
+                f"{text!r} contains '|', which an id cannot hold (it joins the parts of a"
+                " link's key); use '-' or '_' instead, here and where other rows name it"
+            )
+        raise ValueError(
+            f"{text!r} contains {describe_char(char)}; an id is one line of visible text,"
+            " so remove it, here and where other rows name it"
+        )
+    return text
+
+
 Day = Annotated[date, BeforeValidator(parse_day)]
 Flag = Annotated[bool, BeforeValidator(parse_flag)]
 Count = Annotated[int, BeforeValidator(parse_count), Field(ge=0)]
 Text = Annotated[str, BeforeValidator(parse_text), Field(min_length=1)]
+Id = Annotated[str, BeforeValidator(parse_id), Field(min_length=1)]
+"""An ``id`` or a reference (``*_id``): text without ``|`` or control characters."""
 
 
 def parse_amount(raw: object) -> float:

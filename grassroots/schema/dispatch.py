@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Dated, Day, Text, column
+from grassroots.schema.base import Choice, Dated, Day, Id, column
 
 
 class DispatchRole(Choice):
@@ -23,9 +23,9 @@ class DispatchRole(Choice):
 
 
 class Dispatch(Dated):
-    id: Text = column("编号")
-    person_id: Text = column("人员编号")
-    unit_id: Text = column("派出单位")
-    area_id: Text = column("派驻村社区")
+    id: Id = column("编号")
+    person_id: Id = column("人员编号")
+    unit_id: Id = column("派出单位")
+    area_id: Id = column("派驻村社区")
     role: DispatchRole = column("类型")
     since: Day = column("起始日期")  # required here, optional in Dated

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Count, Dated, Row, Text, column
+from grassroots.schema.base import Count, Dated, Id, Row, Text, column
 
 
 class Household(Row):
-    id: Text = column("编号")
-    building_id: Text = column("楼栋编号")
+    id: Id = column("编号")
+    building_id: Id = column("楼栋编号")
     name: Text | None = column("户主或门牌", default=None)
     size: Count | None = column("人数", default=None)
 
 
 class Contact(Dated):
-    person_id: Text = column("党员编号")
-    household_id: Text = column("住户编号")
+    person_id: Id = column("党员编号")
+    household_id: Id = column("住户编号")

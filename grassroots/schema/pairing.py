@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Dated, Day, Row, Text, column
+from grassroots.schema.base import Choice, Dated, Day, Id, Row, Text, column
 
 
 class Pairing(Dated):
-    id: Text = column("编号")
-    unit_id: Text = column("单位编号")
-    org_id: Text = column("党组织编号")
-    responsible_id: Text | None = column("责任领导", default=None)
+    id: Id = column("编号")
+    unit_id: Id = column("单位编号")
+    org_id: Id = column("党组织编号")
+    responsible_id: Id | None = column("责任领导", default=None)
     since: Day = column("起始日期")  # required here, optional in Dated
 
 
@@ -20,8 +20,8 @@ class ProjectStatus(Choice):
 
 
 class Project(Row):
-    id: Text = column("编号")
-    pairing_id: Text = column("结对编号")
+    id: Id = column("编号")
+    pairing_id: Id = column("结对编号")
     name: Text = column("名称")
     category: Text | None = column("类别", default=None)
     status: ProjectStatus | None = column("状态", default=None)

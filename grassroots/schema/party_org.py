@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Count, Row, Text, column
+from grassroots.schema.base import Choice, Count, Id, Row, Text, column
 
 
 class OrgForm(Choice):
@@ -25,10 +25,10 @@ class OrgCategory(Choice):
 
 
 class PartyOrg(Row):
-    id: Text = column("编号")
+    id: Id = column("编号")
     name: Text = column("名称")
     form: OrgForm = column("组织形式")
-    parent_id: Text | None = column("上级党组织", default=None)
-    area_id: Text | None = column("所在区域", default=None)
+    parent_id: Id | None = column("上级党组织", default=None)
+    area_id: Id | None = column("所在区域", default=None)
     member_count: Count | None = column("党员数", default=None)
     category: OrgCategory = column("类别", default=OrgCategory.TERRITORIAL)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Day, Flag, Row, Text, column
+from grassroots.schema.base import Choice, Day, Flag, Id, Row, Text, column
 
 
 class Gender(Choice):
@@ -26,7 +26,7 @@ class Education(Choice):
 
 
 class Person(Row):
-    id: Text = column("编号")
+    id: Id = column("编号")
     name: Text = column("姓名")
     gender: Gender | None = column("性别", default=None)
     birth_date: Day | None = column("出生日期", default=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Dated, Flag, Text, column
+from grassroots.schema.base import Choice, Dated, Flag, Id, column
 
 
 class PostKind(Choice):
@@ -15,8 +15,8 @@ class PostKind(Choice):
 
 
 class Post(Dated):
-    person_id: Text = column("人员编号")
-    org_id: Text = column("党组织编号")
+    person_id: Id = column("人员编号")
+    org_id: Id = column("党组织编号")
     post: PostKind = column("职务")
     concurrent: Flag = column("兼职", default=False)
 
@@ -24,5 +24,5 @@ class Post(Dated):
 class Report(Dated):
     """An in-service member reporting to a community's party org (在职党员报到)."""
 
-    person_id: Text = column("党员编号")
-    org_id: Text = column("党组织编号")
+    person_id: Id = column("党员编号")
+    org_id: Id = column("党组织编号")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grassroots.schema.base import Choice, Dated, Flag, Row, Text, column
+from grassroots.schema.base import Choice, Dated, Flag, Id, Row, Text, column
 
 
 class UnitKind(Choice):
@@ -28,17 +28,17 @@ class UnitLevel(Choice):
 
 
 class Unit(Row):
-    id: Text = column("编号")
+    id: Id = column("编号")
     name: Text = column("名称")
     kind: UnitKind = column("单位类型")
     level: UnitLevel | None = column("层级", default=None)
-    area_id: Text | None = column("所在区域", default=None)
+    area_id: Id | None = column("所在区域", default=None)
 
 
 class Employment(Dated):
     """A person's job in a unit (任职单位); ``leadership`` marks the leadership team (班子成员)."""
 
-    person_id: Text = column("人员编号")
-    unit_id: Text = column("单位编号")
+    person_id: Id = column("人员编号")
+    unit_id: Id = column("单位编号")
     position: Text | None = column("职位", default=None)
     leadership: Flag = column("班子成员", default=False)
