@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     api_max_depth: int = Field(12, ge=2, validation_alias=_env("GRASSROOTS_API_MAX_DEPTH"))
     api_max_aliases: int = Field(30, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_ALIASES"))
     api_max_page: int = Field(500, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_PAGE"))
+    # What one request may take (docs/api.md, "Limits"): the estimated cost of a query
+    # (values resolved, page sizes multiplied along each path), its body, its run time.
+    api_max_cost: int = Field(100_000, ge=1, validation_alias=_env("GRASSROOTS_API_MAX_COST"))
+    api_max_body_bytes: int = Field(
+        262_144, ge=1024, validation_alias=_env("GRASSROOTS_API_MAX_BODY_BYTES")
+    )
+    api_time_limit: float = Field(10.0, gt=0, validation_alias=_env("GRASSROOTS_API_TIME_LIMIT"))
 
     # Import limits (docs/ledger.md): the longest cell, in characters (an Excel cell holds
     # at most 32,767); what an .xlsx may unpack to, in MB of 2**20 bytes, checked before

@@ -509,6 +509,82 @@ def test_depth_alias_and_page_limits(store: Store, tmp_path: Path) -> None:
     assert data(ask("{ areas(first: 10) { totalCount } }"))["areas"]["totalCount"] == 10
 
 
+# the shape of issue 15's request: 30 aliases of an in-limit nested query
+NESTED_LISTS = """areas { edges { node { children { children { children {
+  households(first: 500) { edges { node { contacts { person { posts { post } } } } } }
+} } } } } }"""
+ATTACK = "{ " + " ".join(f"a{i}: {NESTED_LISTS}" for i in range(30)) + " }"
+
+
+def test_a_costly_query_is_refused_before_it_runs(
+    store: Store, tmp_path: Path, round_trips: Counter[str]
+) -> None:
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    ask = asker(client(store))
+    round_trips.clear()
+    refused = ask(ATTACK)
+    assert refused["data"] is None and len(refused["errors"]) == 1
+    error = refused["errors"][0]
+    assert error["extensions"]["code"] == "COST_LIMIT"
+    assert error["extensions"]["limit"] == Settings().api_max_cost
+    assert error["extensions"]["estimate"] > error["extensions"]["limit"]
+    assert "smaller first" in error["message"] and "fewer aliases" in error["message"]
+    assert sum(round_trips.values()) == 0  # nothing was read
+    # the rule as docs/api.md states it: 1 + 100 edges + 100 nodes + 100 x 20 children
+    # + 100 x 20 names
+    documented = "{ areas(first: 100) { edges { node { children { name } } } } }"
+    assert data(asker(client(store, api_max_cost=4201))(documented))["areas"]["edges"]
+    over = asker(client(store, api_max_cost=4200))(documented)["errors"][0]["extensions"]
+    assert (over["code"], over["estimate"]) == ("COST_LIMIT", 4201)
+    by_variable = "query($n: Int) { areas(first: $n) { edges { node { children { name } } } } }"
+    small = asker(client(store, api_max_cost=4200))(by_variable, n=10)
+    assert data(small)["areas"]["edges"]
+    fragments = """{ ...A ...A } fragment A on Query { areas(first: 100) { edges { node {
+      children { name } } } } }"""
+    twice = asker(client(store, api_max_cost=5000))(fragments)["errors"][0]["extensions"]
+    assert twice["estimate"] == 2 * 4201  # a fragment costs each time it is spread
+    chart = '{ orgChart(rootId: "OC", depth: 3) { id } }'  # 20**3 orgs, and their ids
+    deep = asker(client(store, api_max_cost=15999))(chart)["errors"][0]["extensions"]
+    assert deep["estimate"] == 2 * 20**3
+
+
+def test_a_query_past_its_time_is_stopped_and_a_mutation_is_not(
+    store: Store, tmp_path: Path
+) -> None:
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    ask = asker(client(store, api_time_limit=1e-6))
+    stopped = ask('{ area(id: "K") { children { households { edges { node { id } } } } } }')
+    assert stopped["data"] is None and len(stopped["errors"]) == 1, stopped
+    assert stopped["errors"][0]["extensions"] == {"code": "TIME_LIMIT", "limit_seconds": 1e-6}
+    assert "time limit" in stopped["errors"][0]["message"]
+    assert data(ask("{ __typename }")) == {"__typename": "Query"}  # no wait, nothing to stop
+    area = {"id": "G3", "name": "第3网格", "kind": "GRID", "parentId": "K"}
+    assert data(ask(ADD_AREA, "writer", input=area))["addArea"]["id"] == "G3"
+    assert data(asker(client(store))('{ area(id: "G3") { name } }')) == {
+        "area": {"name": "第3网格"}
+    }
+
+
+def test_a_body_over_the_limit_gets_413(store: Store) -> None:
+    http = client(store, api_max_body_bytes=1024)
+    query = '{ area(id: "K") { id } }'
+    padded = {"query": query + " " * 2000}
+    declared = http.post("/graphql", json=padded)
+    assert declared.status_code == 413
+    assert declared.json()["errors"][0]["extensions"] == {"code": "BODY_LIMIT", "limit": 1024}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: streamed
+        yield b'{"query": "{ __typename }'
+        for _ in range(40):
+            yield b" " * 100
+        yield b'"}'
+
+    streamed = http.post("/graphql", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    assert streamed.json()["errors"][0]["extensions"]["code"] == "BODY_LIMIT"
+    assert http.post("/graphql", json={"query": query}).json() == {"data": {"area": None}}
+
+
 def test_hostile_and_malformed_requests_never_get_a_500(store: Store) -> None:
     http = client(store)
     for body in (

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, HTTPException, Request
 from strawberry.fastapi import GraphQLRouter
 
 from grassroots.api.context import Context
+from grassroots.api.limits import BodyLimit
 from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.schema import Label
 from grassroots.settings import Settings, load_settings
+
+
+class Utf8GraphQLRouter(GraphQLRouter[Context, None]):
+    """Answers in UTF-8 JSON, so that `curl` shows 东山社区, not \\u4e1c\\u5c71."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -32,12 +41,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return Context(opened, config, grants)
 
     app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None)
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
+    router: GraphQLRouter[Context, None] = Utf8GraphQLRouter(
         build_schema(config), context_getter=context, graphql_ide="graphiql"
     )
     app.include_router(router, prefix="/graphql")
+    app.add_middleware(BodyLimit, limit=config.api_max_body_bytes)
 
-    @app.get("/healthz")
+    @app.get("/healthz")  # starlette's JSONResponse writes UTF-8 (ensure_ascii=False)
     def healthz() -> dict[str, Any]:
         counts = opened.counts()
         return {

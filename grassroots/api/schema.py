@@ -1,5 +1,6 @@
 """The GraphQL schema: the query root, the mutations, and the limits that keep it safe to
-expose (depth, aliases; page sizes are checked where pages are cut)."""
+expose (cost and time, in limits.py; depth, aliases; page sizes are checked where pages
+are cut)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
+from grassroots.api.limits import CostLimit, TimeLimit
 from grassroots.api.mutations import Mutation
 from grassroots.api.queries import Query
 from grassroots.errors import GrassrootsError
@@ -57,6 +59,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
     limits = settings or Settings()
     # factories, so that each request gets its own extension instances
     extensions: list[Any] = [
+        lambda: CostLimit(limits.api_max_cost, min(100, limits.api_max_page)),
+        lambda: TimeLimit(limits.api_time_limit),
         lambda: QueryDepthLimiter(max_depth=limits.api_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.api_max_aliases),
         lambda: MaskErrors(
