@@ -618,3 +618,40 @@ def test_a_workbook_over_the_row_limit_is_refused(
     assert "GRASSROOTS_MAX_XLSX_ROWS" in str(error)
     monkeypatch.setenv("GRASSROOTS_MAX_XLSX_ROWS", "13")  # the 12 rows and the header
     assert import_path(store, book, dry_run=True).tallies["areas"].created == 12
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "expected"),
+    [
+        ("households", "100000000000000000000000", "households: '100000000000000000000000' is too"),
+        ("service_centre_m2", "inf", "service_centre_m2: 'inf' is not a number"),
+        ("service_centre_m2", "1e400", "service_centre_m2: '1e400' is not a number"),
+        ("name", "大连\ufffe市", "name: contains the non-character U+FFFE"),
+    ],
+)
+def test_values_no_store_or_report_can_hold_are_row_problems(
+    store: Store, tmp_path: Path, column: str, cell: str, expected: str
+) -> None:
+    ledger = {"areas": [{"id": "C", "name": "大连市", "kind": "city", column: cell}]}
+    reject(store, tmp_path, ledger, f"areas row 2 {expected}")
+
+
+def test_a_dump_number_beyond_64_bits_is_a_row_problem(store: Store, tmp_path: Path) -> None:
+    dump = tmp_path / "n.jsonl"
+    node = (
+        '{"type":"node","id":"%s","labels":["Area"],'
+        '"properties":{"id":"%s","name":"a","kind":"city",%s}}\n'
+    )
+    dump.write_text(
+        node % ("A", "A", f'"households":{10**20}')
+        + node % ("B", "B", f'"备注":{10**20},"面积":NaN'),
+        encoding="utf-8",
+    )
+    reject(
+        store,
+        tmp_path,
+        dump,
+        "areas row 1 households: 100000000000000000000 is too large to be a count",
+        "areas row 2 备注: 100000000000000000000 is a number no store can keep",
+        "areas row 2 面积: nan is a number no store can keep",
+    )

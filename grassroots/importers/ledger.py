@@ -15,6 +15,7 @@ The steps, in order, each collecting every problem rather than stopping at the f
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -146,9 +147,21 @@ def _near_miss(table: Table, header: str, present: set[str]) -> str | None:
     return None
 
 
-_CELL_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CELL_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 """What no cell may hold: control characters other than tab and line breaks (which a
-multi-line Excel cell holds), and lone surrogates. Ids refuse more: see ``ID_REFUSED``."""
+multi-line Excel cell holds), lone surrogates, and U+FFFE and U+FFFF (which no XML, so no
+.xlsx report, can hold). Ids refuse more: see ``ID_REFUSED``."""
+
+MAX_INTEGER = 2**63 - 1  # what both stores hold
+
+
+def _unkeepable(value: Any) -> bool:
+    """A number that neither store holds (a dump's JSON or a workbook can hold one)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > MAX_INTEGER
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _bad_text(text: str, max_cell: int) -> str | None:
@@ -254,6 +267,18 @@ def _validate_table(
                     )
                 )
             elif header:
+                if _unkeepable(value):
+                    problems.append(
+                        Problem(
+                            table.name,
+                            raw_row.number,
+                            header,
+                            f"{value!r} is a number no store can keep (beyond 64 bits or not"
+                            " finite); correct it",
+                        )
+                    )
+                    refused = True
+                    continue
                 extra[header] = json_value(value)
         if refused:
             continue  # one problem per bad cell, not a second one from the model

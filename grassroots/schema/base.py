@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from enum import StrEnum
@@ -98,20 +99,28 @@ def parse_flag(raw: object) -> bool:
     raise ValueError(f"{raw!r} is not a yes/no value; write true/false, 1/0 or 是/否")
 
 
+MAX_COUNT = 2**53 - 1
+"""The largest count a cell may hold: every whole number up to it is exact as a float, as
+Excel stores numbers, and it fits the 64 bits both stores keep."""
+
+
 def parse_count(raw: object) -> int:
     if isinstance(raw, bool):
         raise ValueError(f"{raw!r} is not a whole number")
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    text = str(raw).strip().replace(",", "")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a whole number") from None
-    if not number.is_integer():
-        raise ValueError(f"{raw!r} is not a whole number")
+        number: float = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        number = raw
+    else:
+        text = str(raw).strip().replace(",", "")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+        if not number.is_integer():  # also inf and nan
+            raise ValueError(f"{raw!r} is not a whole number")
+    if abs(number) > MAX_COUNT:
+        raise ValueError(f"{raw!r} is too large to be a count (at most {MAX_COUNT:,})")
     return int(number)
 
 
@@ -137,14 +146,17 @@ def describe_char(char: str) -> str:
     code = f"U+{ord(char):04X}"
     if 0xD800 <= ord(char) <= 0xDFFF:
         return f"a lone surrogate {code} (half of a character, from broken text)"
+    if char in "\ufffe\uffff":
+        return f"the non-character {code}"
     name = _CHAR_NAMES.get(char)
     return f"the control character {code}" + (f" ({name})" if name else "")
 
 
-ID_REFUSED = re.compile("[|\x00-\x1f\x7f\ud800-\udfff]")
+ID_REFUSED = re.compile("[|\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 """What an id cannot hold: ``|``, which joins the parts of a link's key (so that person
 ``RTP|1`` with household ``RTH`` and person ``RTP`` with household ``1|RTH`` would make
-one key), control characters (tabs and line breaks too) and lone surrogates."""
+one key), control characters (tabs and line breaks too), lone surrogates and the
+non-characters U+FFFE and U+FFFF (which no XML, so no .xlsx report, can hold)."""
 
 
 def parse_id(raw: object) -> str:
@@ -174,13 +186,16 @@ Id = Annotated[str, BeforeValidator(parse_id), Field(min_length=1)]
 def parse_amount(raw: object) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"{raw!r} is not a number")
-    if isinstance(raw, int | float):
-        return float(raw)
-    text = str(raw).strip().replace(",", "").removesuffix("元").removesuffix("平方米")
+    text = raw if isinstance(raw, int | float) else str(raw).strip()
+    if isinstance(text, str):
+        text = text.replace(",", "").removesuffix("元").removesuffix("平方米")
     try:
-        return float(text)
-    except ValueError:
+        number = float(text)
+    except (ValueError, OverflowError):  # OverflowError: an integer beyond any float
         raise ValueError(f"{raw!r} is not a number") from None
+    if not math.isfinite(number):  # "inf", "nan", "1e400"
+        raise ValueError(f"{raw!r} is not a number")
+    return number
 
 
 Amount = Annotated[float, BeforeValidator(parse_amount), Field(ge=0)]
