@@ -170,6 +170,8 @@ def _bad_text(text: str, max_cell: int) -> str | None:
             f"longer than {max_cell:,} characters, the most a cell may hold"
             " (GRASSROOTS_MAX_CELL_CHARS); shorten it or move the text elsewhere"
         )
+    if text.isprintable():  # the common case, fast: none of _CELL_REFUSED is printable
+        return None
     if match := _CELL_REFUSED.search(text):
         return (
             f"contains {describe_char(match.group())} at character {match.start() + 1};"
