@@ -227,30 +227,32 @@ def coverage_(
     from grassroots.queries.coverage import coverage
     from grassroots.queries.coverage import report as render
     from grassroots.queries.coverage.engine import breakdown
+    from grassroots.queries.coverage.rules import packs_to_run
     from grassroots.schema import AreaKind
 
     if list_rules_:
         render.list_rules(out)
         return
     day = _day(as_of)
+    packs = packs_to_run(pack, _settings(store).packs, rule)  # core + GRASSROOTS_PACKS
     with _store(store) as opened:
-        result = coverage(opened, pack, rule, scope, day)
-        split = breakdown(opened, AreaKind(by.value), pack, rule, scope, day) if by else None
+        result = coverage(opened, packs, rule, scope, day)
+        split = breakdown(opened, AreaKind(by.value), packs, rule, scope, day) if by else None
     if format_ is Format.XLSX:
         target = output or Path(f"coverage-{result.as_of.isoformat()}.xlsx")
         render.write_xlsx(result, target, split)
-        out.print(f"wrote the coverage report to {target}")
+        out.print(f"wrote the coverage report to {target}", markup=False)
     elif format_ is Format.JSON:
         text = render.to_json(result, split)
         if output:
             output.write_text(text + "\n", encoding="utf-8")
-            out.print(f"wrote the coverage report to {output}")
+            out.print(f"wrote the coverage report to {output}", markup=False)
         else:
             print(text)
     elif output:
         with output.open("w", encoding="utf-8") as handle:
             render.print_table(result, Console(file=handle, width=160), split)
-        out.print(f"wrote the coverage report to {output}")
+        out.print(f"wrote the coverage report to {output}", markup=False)
     else:
         render.print_table(result, out, split)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from grassroots.errors import ConfigError
 
@@ -22,6 +24,12 @@ def _env(*names: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    # The coverage packs a planner checks besides core when `grassroots coverage` names
+    # none: "dalian" or "dalian,shandong" (`--pack all` checks every pack).
+    packs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("GRASSROOTS_PACKS")
+    )
 
     store: StoreKind = Field(StoreKind.MEMORY, validation_alias=_env("GRASSROOTS_STORE"))
     data: Path = Field(Path("grassroots-data"), validation_alias=_env("GRASSROOTS_DATA"))
@@ -66,6 +74,24 @@ class Settings(BaseSettings):
     max_cell_chars: int = Field(100_000, ge=1, validation_alias=_env("GRASSROOTS_MAX_CELL_CHARS"))
     max_xlsx_mb: float = Field(200.0, gt=0, validation_alias=_env("GRASSROOTS_MAX_XLSX_MB"))
     max_xlsx_rows: int = Field(1_048_576, ge=1, validation_alias=_env("GRASSROOTS_MAX_XLSX_ROWS"))
+
+    @field_validator("packs", mode="before")
+    @classmethod
+    def _known_packs(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [name.strip() for name in value.split(",") if name.strip()]
+        if isinstance(value, list) and value:
+            from grassroots.queries.coverage.rules import pack_names
+
+            known = pack_names()
+            for name in value:
+                if name not in known:
+                    raise PydanticCustomError(
+                        "unknown_pack",
+                        "unknown pack '{name}'; the packs are {known}, separated by commas",
+                        {"name": name, "known": ", ".join(known)},
+                    )
+        return value
 
     def grants(self) -> dict[str, frozenset[str]]:
         """token -> grants, from ``api_tokens``; a malformed entry fails fast."""

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import re
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from rich.cells import cell_len
+from rich.console import Console
 
 from grassroots.errors import NotFound, RuleError
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.queries.coverage import coverage, load_packs
-from grassroots.queries.coverage.report import accounting
+from grassroots.queries.coverage.engine import Gap, Report, RuleResult, breakdown
+from grassroots.queries.coverage.report import (
+    Breakdown,
+    accounting,
+    print_table,
+    to_json,
+    write_xlsx,
+)
 from grassroots.sample.city import generate, write_bundle
+from grassroots.schema import AreaKind
 from tests.ledgers import Ledger, small_city, write_ledger
 
 DAY = date(2026, 6, 30)
@@ -25,6 +39,7 @@ PACKS = SOURCES.parent / "packs"
 REQUIREMENTS = Path(__file__).parent / "data" / "policy-requirements.yaml"
 # CI checks out the shared folder beside the repository; the sources are copies of it
 POLICY_SOURCES = Path(__file__).resolve().parents[2] / "shared" / "policy" / "sources"
+GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
 
 
 def load(store: Store, tmp_path: Path, ledger: Ledger) -> Store:
@@ -233,9 +248,9 @@ def test_a_party_org_scope_stands_for_its_area(city: Store) -> None:
     assert checked(city, "grid_has_branch", scope="OK") == checked(
         city, "grid_has_branch", scope="K"
     )
-    with pytest.raises(NotFound, match="names no area"):
+    with pytest.raises(NotFound, match="neither the id nor the name of any Area or PartyOrg"):
         coverage(city, scope="NOWHERE")
-    with pytest.raises(NotFound, match="not an area or party org"):
+    with pytest.raises(NotFound, match="is a Household, not a"):
         coverage(city, scope="H1")
 
 
@@ -244,8 +259,9 @@ def test_a_party_org_scope_stands_for_its_area(city: Store) -> None:
 
 def test_the_json_report_has_the_contract_shape(city: Store) -> None:
     data = coverage(city, packs=["core"], as_of=DAY).to_json()
-    assert set(data) == {"as_of", "scope", "rules"}
+    assert set(data) == {"as_of", "scope", "packs", "other_packs", "rules"}
     assert data["as_of"] == "2026-06-30" and data["scope"] is None
+    assert data["packs"] == ["core"] and "dalian" in data["other_packs"]
     assert [r["id"] for r in data["rules"]] == [
         "grid_has_branch",
         "building_has_group",
@@ -263,6 +279,7 @@ def test_the_json_report_has_the_contract_shape(city: Store) -> None:
         "checked",
         "satisfied",
         "ratio",
+        "nothing_to_check",
         "gaps",
     }
     assert set(rule["source"]) == {"document", "clause", "quote"}
@@ -292,6 +309,206 @@ def test_unknown_packs_and_rules_are_refused(city: Store) -> None:
         coverage(city, rules=["every_cat_has_a_hat"])
     with pytest.raises(RuleError, match="checked by hand"):
         coverage(city, rules=["dy_one_shoulder"])
+
+
+# -- the report as planners read it ----------------------------------------------------------
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([GRASSROOTS, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def rendered(report: Report, split: Breakdown | None = None, width: int = 80) -> str:
+    console = Console(file=io.StringIO(), width=width)
+    print_table(report, console, split)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(text, str)
+    return text
+
+
+def test_coverage_checks_core_and_the_packs_chosen_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env.pop("GRASSROOTS_PACKS", None)
+    assert cli("import", str(write_ledger(tmp_path / "l", small_city())), env=env).returncode == 0
+
+    def packs(*args: str, **more: str) -> list[str]:
+        result = cli("coverage", "--as-of", "2026-06-30", "--format", "json", *args, env=env | more)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        ran = {r["pack"] for r in data["rules"]}
+        assert set(data["packs"]) == ran
+        assert set(data["other_packs"]) == set(load_packs()) - ran
+        return list(data["packs"])
+
+    assert packs() == ["core"]
+    assert packs(GRASSROOTS_PACKS="dalian, shandong") == ["core", "dalian", "shandong"]
+    assert packs("--pack", "loudi", GRASSROOTS_PACKS="dalian") == ["loudi"]
+    assert packs("--pack", "all") == list(load_packs())
+    assert packs("--rule", "area_is_paired") == ["dalian"]
+
+    table = cli("coverage", "--as-of", "2026-06-30", env=env | {"GRASSROOTS_PACKS": "dalian"})
+    assert table.returncode == 0, table.stderr
+    header = " ".join(table.stdout.split("pack core")[0].split())
+    assert "packs checked: core, dalian" in header
+    assert "--pack danyang" in header and "GRASSROOTS_PACKS" in header and "--pack all" in header
+
+    bad = cli("coverage", env=env | {"GRASSROOTS_PACKS": "dalian,mars"})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "'mars'" in bad.stderr and "GRASSROOTS_PACKS" in bad.stderr
+    assert all(name in bad.stderr for name in load_packs())
+
+
+def test_nothing_to_check_is_said_not_scored(store: Store, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    ledger = small_city()
+    ledger["areas"].append({"id": "D2", "name": "西岗区", "kind": "district", "parent_id": "C"})
+    load(store, tmp_path, ledger)
+    rules = ["grid_has_branch", "area_has_party_org"]
+    report = coverage(store, rules=rules, scope="T", as_of=DAY)
+    grid, place = report.results
+    assert (grid.checked, grid.nothing_to_check) == (0, True)
+    assert (place.checked, place.nothing_to_check) == (1, False)
+    split = breakdown(store, AreaKind.DISTRICT, rules=rules, as_of=DAY)
+    assert [area for area, _, _ in split] == ["D", "D2"]
+
+    data = json.loads(to_json(report, split))
+    assert [(r["ratio"], r["nothing_to_check"]) for r in data["rules"]] == [
+        (None, True),
+        (0.0, False),
+    ]
+    by = {row["id"]: row["rules"] for row in data["by"]}
+    assert [(r["ratio"], r["nothing_to_check"]) for r in by["D2"]] == [(None, True)] * 2
+    assert [(r["ratio"], r["nothing_to_check"]) for r in by["D"]] == [(0.5, False)] * 2
+
+    text = rendered(report, split, width=120)
+    tables, _, by_area = text.partition("ratio by area")
+    assert "nothing to check" in next(li for li in tables.splitlines() if "grid_has_branch" in li)
+    assert "100" not in text
+    header = next(li for li in by_area.splitlines() if "西岗区" in li)
+    assert header.index("中山区") < header.index("西岗区")
+    # the grid row: 50.0% in 中山区, and nothing to check in 西岗区
+    assert next(li for li in by_area.splitlines() if "grid_has_branch" in li).split()[1:] == [
+        "50.0%",
+        "–",
+    ]
+
+    book_path = tmp_path / "report.xlsx"
+    write_xlsx(report, book_path, split)
+    book = load_workbook(book_path)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    ratios = {row[1]: row[7] for row in rows if row and row[1] in rules}
+    assert ratios == {"grid_has_branch": "nothing to check", "area_has_party_org": 0.0}
+    (west,) = [
+        row for row in book["by area"].iter_rows(values_only=True) if row[0] == "大连市/西岗区"
+    ]
+    assert west[1:] == ("–", "–")
+
+
+@pytest.mark.parametrize("name", ["第[/b]网格", "[b座]"])
+def test_names_are_printed_as_they_are(store: Store, tmp_path: Path, name: str) -> None:
+    ledger = small_city()
+    ledger["areas"][1]["name"] = f"中山区{name}"  # the district, a column of --by district
+    ledger["areas"][5]["name"] = name  # G2, a gap of grid_has_branch
+    ledger["areas"][5]["id"] = f"G{name}"
+    for area in ledger["areas"]:
+        if area["parent_id"] == "G2":
+            area["parent_id"] = f"G{name}"
+    load(store, tmp_path, ledger)
+    report = coverage(store, packs=["core"], scope=f"G{name}", as_of=DAY)
+    split = breakdown(store, AreaKind.DISTRICT, packs=["core"], as_of=DAY)
+    text = rendered(report, split, width=160)
+    assert f"中山区{name}/桃源街道/东山社区/{name}" in text  # the gap's path
+    assert f"G{name}" in text  # its id
+    assert f"中山区{name}" in text.split("ratio by area")[1]  # the breakdown's column
+    assert text.splitlines()[0].endswith(f" in G{name}")  # the scope asked for
+
+
+def test_the_table_is_readable_at_80_columns_and_uses_160(store: Store, tmp_path: Path) -> None:
+    list(write_bundle(generate("small", seed=5), tmp_path / "city"))
+    import_path(store, tmp_path / "city")
+    report = coverage(store, packs=["all"], as_of=DAY)
+    split = breakdown(store, AreaKind.SUBDISTRICT, packs=["all"], as_of=DAY)
+    districts = [path.rsplit("/", 1)[1] for _, path, _ in split]  # their own names head columns
+    assert len(report.results) > 40 and len(districts) == 4
+    for width in (80, 160):
+        text = rendered(report, split, width)
+        lines = text.splitlines()
+        assert max(cell_len(line) for line in lines) <= width
+        assert "…" not in text
+        tables, _, _ = text.partition("Gaps")
+        for result in report.results:
+            # each rule id whole, in the pack's table and in the breakdown's
+            assert len(re.findall(rf"(?<!\w){result.rule.id}(?!\w)", text)) >= 2, result.rule.id
+            assert result.rule.id in tables
+        for pack in report.packs:
+            header = next(i for i, line in enumerate(lines) if line.strip() == f"pack {pack}")
+            names = " ".join(lines[header + 1 : header + 4]).split()
+            assert {"rule", "severity", "checked", "gaps", "ratio"} <= set(names), (width, pack)
+        for district in districts:
+            assert district in text.split("ratio by area")[1]
+    wide = rendered(report, split, 160).split("ratio by area")[1].splitlines()
+    assert any(all(d in line for d in districts) for line in wide)  # one block at 160
+    narrow = rendered(report, split, 80).split("ratio by area")[1].splitlines()
+    assert not any(all(d in line for d in districts) for line in narrow)
+
+
+def test_the_workbook_is_typed_named_and_linked(store: Store, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    ledger = small_city()
+    ledger["areas"][5]["name"] = '=HYPERLINK("http://example.com","点此")'  # G2, a gap
+    load(store, tmp_path, ledger)
+    report = coverage(store, packs=["all"], as_of=DAY)
+    split = breakdown(store, AreaKind.SUBDISTRICT, packs=["all"], as_of=DAY)
+    path = tmp_path / "report.xlsx"
+    write_xlsx(report, path, split)
+    book = load_workbook(path)
+    names = book.sheetnames
+    assert len(names) == len(set(names)) and all(len(n) <= 31 for n in names)
+    summary = book.worksheets[0]
+    header = next(r for r in summary.iter_rows() if r[1].value == "规则 rule")
+    rows = [r for r in summary.iter_rows(min_row=header[0].row + 1) if r[1].value]
+    with_gaps = [r.rule.id for r in report.results if r.gaps]
+    assert len(with_gaps) > 20
+    assert any(len(i) > 31 for i in with_gaps)  # the long ids need short sheet names
+    linked = {}
+    for row in rows:
+        rule_id, ratio = row[1].value, row[7]
+        result = next(r for r in report.results if r.rule.id == rule_id)
+        if result.nothing_to_check:
+            assert ratio.value == "nothing to check"
+        else:
+            assert ratio.number_format == "0.0%" and ratio.value == result.ratio
+        if row[1].hyperlink is not None:
+            linked[rule_id] = row[1].hyperlink.location
+    assert set(linked) == set(with_gaps)
+    for rule_id, location in linked.items():
+        sheet_name = location.rsplit("!", 1)[0].strip("'")
+        assert book[sheet_name]["A1"].value == rule_id  # the full id heads its sheet
+        if len(rule_id) <= 31:
+            assert sheet_name == rule_id
+        else:  # a readable short form: the id's words, shortened
+            words = rule_id.split("_")
+            assert sheet_name.split("_")[0] == words[0] and len(sheet_name.split("_")) == len(words)
+    grid = book[linked["grid_has_branch"].rsplit("!", 1)[0].strip("'")]
+    (gap,) = [row for row in grid.iter_rows(min_row=4) if row[0].value == "G2"]
+    assert gap[1].value == '=HYPERLINK("http://example.com","点此")'
+    assert gap[1].data_type == "s"
+    by_area = book["by area"]
+    assert by_area["B2"].number_format == "0.0%"
+
+
+def test_the_workbook_strips_characters_excel_refuses(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    rule = load_packs()["core"].rules[0]
+    gap = Gap("G\x07", "第\x01网格", "市/区\x1b/网格", "没有\x00支部")
+    report = Report(DAY, None, [RuleResult(rule, 2, [gap])], packs=["core"])
+    write_xlsx(report, tmp_path / "r.xlsx")
+    sheet = load_workbook(tmp_path / "r.xlsx").worksheets[1]
+    assert [c.value for c in sheet[4]] == ["G", "第网格", "区", "市/区/网格", "没有支部"]
 
 
 # -- the other shapes, through regional rules -------------------------------------------------

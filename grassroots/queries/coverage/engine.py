@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from grassroots.graph.store import Store
-from grassroots.queries.coverage.rules import Rule, select
+from grassroots.queries.coverage.rules import Rule, load_packs, select
 from grassroots.queries.places import areas_within, describe, scope_area
 from grassroots.schema import AreaKind, Label
 
@@ -53,9 +53,21 @@ class RuleResult:
         return self.checked - len(self.gaps)
 
     @property
+    def nothing_to_check(self) -> bool:
+        """No node of the rule's focus lies in the scope: ``0 / 0`` is not a score."""
+        return self.checked == 0
+
+    @property
     def ratio(self) -> float:
-        """The satisfied share; a rule with nothing to check is fully satisfied."""
+        """The satisfied share. With nothing to check it is 1.0, which only a number-typed
+        field (GraphQL's ``ratio: Float!``) should show, beside ``nothing_to_check``; the
+        reports say "nothing to check" (JSON: ``"ratio": null``)."""
         return round(self.satisfied / self.checked, 4) if self.checked else 1.0
+
+    @property
+    def shown_ratio(self) -> float | None:
+        """The ratio as the reports give it: None when there is nothing to check."""
+        return None if self.nothing_to_check else self.ratio
 
     def to_json(self) -> dict[str, Any]:
         rule = self.rule
@@ -72,7 +84,8 @@ class RuleResult:
             },
             "checked": self.checked,
             "satisfied": self.satisfied,
-            "ratio": self.ratio,
+            "ratio": self.shown_ratio,
+            "nothing_to_check": self.nothing_to_check,
             "gaps": [
                 {"id": g.id, "name": g.name, "path": g.path, "message": g.message}
                 for g in self.gaps
@@ -85,11 +98,20 @@ class Report:
     as_of: date
     scope: str | None
     results: list[RuleResult] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)  # the packs whose rules were checked
+    scope_name: str | None = None  # the scope area's own name, where a breakdown knows it
+
+    @property
+    def other_packs(self) -> list[str]:
+        """The packs not checked, which ``--pack NAME`` or GRASSROOTS_PACKS would add."""
+        return [name for name in load_packs() if name not in self.packs]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
             "scope": self.scope,
+            "packs": self.packs,
+            "other_packs": self.other_packs,
             "rules": [r.to_json() for r in self.results],
         }
 
@@ -101,15 +123,18 @@ def coverage(
     scope: str | None = None,
     as_of: date | None = None,
 ) -> Report:
-    """Check the chosen rules (every machine-checkable rule of every pack by default) as of
-    ``as_of`` (default today), on the whole graph or inside ``scope``."""
+    """Check the chosen rules (every machine-checkable rule of every pack by default; the
+    command line asks for core and the chosen packs, see ``packs_to_run``) as of ``as_of``
+    (default today), on the whole graph or inside ``scope``."""
     day = as_of or date.today()
     area = scope_area(store, scope) if scope else None
     evaluator = evaluator_for(store)
-    outcomes = [(rule, *evaluator.evaluate(rule, day, area)) for rule in select(packs, rules)]
+    chosen = select(packs, rules)
+    outcomes = [(rule, *evaluator.evaluate(rule, day, area)) for rule in chosen]
     # one description pass for the whole report: gaps of many rules share their places
     described = describe(store, {i for _, _, failing in outcomes for i in failing})
-    report = Report(day, scope)
+    ran = {rule.pack for rule in chosen}
+    report = Report(day, scope, packs=[name for name in load_packs() if name in ran])
     for rule, checked, failing in outcomes:
         gaps = sorted(
             (Gap(i, *described.get(i, (i, i)), rule.message) for i in failing),
@@ -134,4 +159,9 @@ def breakdown(
         a for a, e in tree.items() if e.kind == kind.value and (inside is None or a in inside)
     )
     names = describe(store, areas)
-    return [(a, names[a][1], coverage(store, packs, rules, a, as_of)) for a in areas]
+    out = []
+    for area in areas:
+        report = coverage(store, packs, rules, area, as_of)
+        report.scope_name = names[area][0]
+        out.append((area, names[area][1], report))
+    return out

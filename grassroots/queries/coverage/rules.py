@@ -167,6 +167,20 @@ def _filters_of(condition: Condition | None) -> list[Filters]:
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# every pack, as `--pack all` (or the API's packs: ["all"]) asks
+ALL = "all"
+# checked when no pack is named, before the ones a planner chose (GRASSROOTS_PACKS)
+CORE = "core"
+
+
+def pack_names() -> list[str]:
+    """The names of the shipped packs (each ``packs/NAME.yaml``), without parsing them."""
+    folder = resources.files("grassroots.queries.coverage") / "packs"
+    return sorted(
+        e.name.removesuffix(".yaml") for e in folder.iterdir() if e.name.endswith(".yaml")
+    )
+
+
 @cache
 def load_packs() -> dict[str, Pack]:
     """Every pack shipped in ``packs/``, validated; rule ids are unique across packs."""
@@ -178,6 +192,8 @@ def load_packs() -> dict[str, Pack]:
             continue
         raw = yaml.load(entry.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         name = raw.get("pack")
+        if name != entry.name.removesuffix(".yaml"):
+            raise RuleError(f"pack {entry.name} must be named {entry.name[:-5]!r}, not {name!r}")
         for rule in raw.get("rules", []):
             rule.setdefault("pack", name)
         try:
@@ -197,12 +213,29 @@ def load_packs() -> dict[str, Pack]:
     return packs
 
 
+def packs_to_run(
+    asked: list[str] | None, chosen: list[str], rules: list[str] | None = None
+) -> list[str] | None:
+    """The packs a report checks: those asked for (``all``: every pack); else, when rules
+    are named, theirs (None); else the core pack and the ``chosen`` ones (GRASSROOTS_PACKS)."""
+    if asked:
+        return list(load_packs()) if ALL in asked else list(dict.fromkeys(asked))
+    if rules:
+        return None
+    return list(dict.fromkeys([CORE, *chosen]))
+
+
 def select(packs: list[str] | None, rules: list[str] | None) -> list[Rule]:
-    """The machine-checkable rules of the packs and rule ids asked for (all when neither)."""
+    """The machine-checkable rules of the packs and rule ids asked for (all when neither;
+    ``all`` among the packs names every pack)."""
     available = load_packs()
+    if packs and ALL in packs:
+        packs = list(available)
     for name in packs or []:
         if name not in available:
-            raise RuleError(f"unknown pack {name!r}; the packs are {', '.join(available)}")
+            raise RuleError(
+                f"unknown pack {name!r}; the packs are {', '.join(available)} (or {ALL})"
+            )
     everything = {r.id: r for p in available.values() for r in p.rules}
     for rule_id in rules or []:
         if rule_id not in everything:
