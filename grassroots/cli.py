@@ -5,10 +5,11 @@ exit status 1; anything else is reported as an internal error without a tracebac
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,7 @@ from grassroots.errors import GrassrootsError
 from grassroots.graph import Store, open_store
 from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
+from grassroots.schema.base import parse_day
 from grassroots.settings import Settings, StoreKind, load_settings
 
 app = typer.Typer(
@@ -59,6 +61,45 @@ def _store(store: StoreKind | None) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+class _PathErrors(ContextDecorator):
+    """A file the system will not read or write is the user's to fix: one line naming it."""
+
+    def __init__(self, hint: str) -> None:
+        self.hint = hint
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        if isinstance(exc, OSError) and exc.filename is not None:
+            name = str(exc.filename).removesuffix(".partial")
+            raise GrassrootsError(f"{name}: {_reason(exc).lower()}; {self.hint}") from None
+
+
+def _output_file(path: Path, example: str) -> Path:
+    """``path`` if a file may be written there; else one line saying what to do instead.
+
+    Checked before any work, so a long export or report does not fail at its end."""
+    parent = path.parent
+    if path.is_dir():
+        raise GrassrootsError(f"{path} is a folder; name a file to write, such as {path / example}")
+    if path.exists() and not path.is_file():
+        kind = "fifo" if stat.S_ISFIFO(path.stat().st_mode) else "device or special file"
+        raise GrassrootsError(f"{path} is a {kind}, not a file; name a plain file to write")
+    if parent.exists() and not parent.is_dir():
+        raise GrassrootsError(f"{path}: {parent} is a file, not a folder; choose another path")
+    if not parent.exists():
+        raise GrassrootsError(
+            f"{path}: the folder {parent} does not exist; create it first"
+            f" (mkdir -p {parent}) or choose another path"
+        )
+    return path
 
 
 class _Bar:
@@ -120,7 +161,7 @@ def import_(
     """Import a ledger bundle or a dump: all or nothing, idempotent."""
     bar = _Bar(err)
     try:
-        with _store(store) as opened:
+        with _store(store) as opened, _PathErrors("check the files there"):
             outcome = import_path(opened, path, dry_run=dry_run, progress=bar)
     finally:
         bar.close()
@@ -130,12 +171,37 @@ def import_(
 @app.command()
 def export(
     path: Annotated[Path, typer.Argument(help="The .jsonl file to write.")],
+    no_personal: Annotated[
+        bool,
+        typer.Option(
+            "--no-personal",
+            help="Leave out people's phone, id_number and birth_date (then not a full backup).",
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Write the whole graph as a .jsonl dump that `import` restores exactly."""
-    with _store(store) as opened:
-        lines = write_dump(opened, path)
-    out.print(f"wrote {lines} lines to {path}")
+    """Write the whole graph as a .jsonl dump that `import` restores exactly.
+
+    The dump holds people's personal fields in full unless --no-personal; keep it as you
+    keep the ledger."""
+    _output_file(path, "graph.jsonl")
+    with _store(store) as opened, _PathErrors("choose a file you may write"):
+        summary = write_dump(opened, path, personal=not no_personal)
+    out.print(f"wrote {summary.lines} lines to {path}")
+    fields = "phone, id_number, birth_date"
+    if no_personal:
+        err.print(
+            f"left out the personal fields ({fields}) of {summary.personal} people: this dump"
+            " is not a full backup, and importing it would clear those fields in the store",
+            markup=False,
+        )
+    elif summary.personal:
+        err.print(
+            f"personal data: {path} holds the personal fields ({fields}) of"
+            f" {summary.personal} people in full; keep it as you keep the ledger,"
+            " or export with --no-personal",
+            markup=False,
+        )
 
 
 @app.command()
@@ -168,7 +234,10 @@ def generate(
 
     if scale not in SCALES:
         raise GrassrootsError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
-    written = dict(write_bundle(generate(scale, seed), folder))
+    if folder.exists() and not folder.is_dir():
+        raise GrassrootsError(f"{folder} is a file; generate writes a folder of CSV files there")
+    with _PathErrors("choose a folder you may write"):
+        written = dict(write_bundle(generate(scale, seed), folder))
     out.print(f"wrote {sum(written.values())} rows in {len(written)} tables to {folder}")
 
 
@@ -186,16 +255,34 @@ class ByLevel(StrEnum):
     VILLAGE = "village"
 
 
-def _day(text: str | None) -> date | None:
+def _day(text: str | None, option: str = "--as-of") -> date | None:
+    """A day as the ledger writes it (the ledger's own parser: YYYY-MM-DD, YYYY/M/D,
+    YYYY年M月D日)."""
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise GrassrootsError(f"--as-of {text!r} is not a day; write YYYY-MM-DD") from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise GrassrootsError(f"{option}: {exc}") from None
+
+
+def _scope(store: Store, scope: str | None) -> str | None:
+    """The id a scope names (an id, or a unique name of an area or party org); a name
+    matched is reported on stderr, so the user sees which node it was."""
+    if scope is None:
+        return None
+    from grassroots.queries.places import describe, resolve
+    from grassroots.schema import Label
+
+    found = resolve(store, scope, (Label.AREA, Label.PARTY_ORG), "scope")
+    if found != scope:
+        path = describe(store, [found]).get(found, (scope, scope))[1]
+        err.print(f"scope {scope} = {found} ({path})", markup=False)
+    return found
 
 
 @app.command("coverage")
+@_PathErrors("choose a file you may write")
 def coverage_(
     pack: Annotated[
         list[str] | None, typer.Option("--pack", help="A pack to check (repeatable).")
@@ -235,7 +322,10 @@ def coverage_(
         return
     day = _day(as_of)
     packs = packs_to_run(pack, _settings(store).packs, rule)  # core + GRASSROOTS_PACKS
+    if output:
+        _output_file(output, f"coverage.{format_.value if format_ is not Format.TABLE else 'txt'}")
     with _store(store) as opened:
+        scope = _scope(opened, scope)
         result = coverage(opened, packs, rule, scope, day)
         split = breakdown(opened, AreaKind(by.value), packs, rule, scope, day) if by else None
     if format_ is Format.XLSX:
@@ -269,14 +359,13 @@ def _free_port(host: str, wanted: int) -> int:
             return int(probe.getsockname()[1])
 
 
-def _serve(store: StoreKind | None, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int) -> None:
     import logging
 
     import uvicorn
 
     from grassroots.api.app import create_app
 
-    settings = _settings(store)
     application = create_app(settings)
     chosen = _free_port(host, port)
     if chosen != port:
@@ -296,7 +385,8 @@ def schema(
 
     text = build_schema().as_str() + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        with _PathErrors("choose a file you may write"):
+            _output_file(output, "schema.graphql").write_text(text, encoding="utf-8")
         out.print(f"wrote the schema to {output}")
     else:
         print(text, end="")
@@ -309,42 +399,138 @@ def serve(
     store: StoreOption = None,
 ) -> None:
     """Serve the GraphQL API at /graphql (GraphiQL on GET) and health at /healthz."""
-    _serve(store, host, port)
+    _serve(_settings(store), host, port)
+
+
+def _where(settings: Settings) -> str:
+    if settings.store is StoreKind.NEO4J:
+        return f"Neo4j at {settings.neo4j_uri} (database {settings.neo4j_database})"
+    return f"the embedded store at {settings.data}"
+
+
+def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
+    """The demo's own embedded store (GRASSROOTS_DEMO_DATA), whatever GRASSROOTS_STORE and
+    GRASSROOTS_DATA say: only --store neo4j, or --data, on the command line sends the
+    sample city elsewhere."""
+    base = load_settings()
+    if (store or _chosen.get("store")) is StoreKind.NEO4J:
+        if data is not None:
+            raise GrassrootsError(
+                "--data names an embedded store's folder; leave it out with --store neo4j"
+            )
+        return base.model_copy(update={"store": StoreKind.NEO4J})
+    return base.model_copy(update={"store": StoreKind.MEMORY, "data": data or base.demo_data})
+
+
+def _other_data(store: Store, sample: Path) -> dict[str, int]:
+    """What ``store`` holds besides the sample city: empty when it holds nothing, or
+    exactly the sample city (a demo run before), its nodes per label otherwise."""
+    from grassroots.errors import LedgerError
+    from grassroots.schema import BY_LINK, BY_NAME, Label
+
+    counts = store.counts()
+    labels = {label.value for label in Label}
+    nodes = {k: n for k, n in counts.items() if k in labels}
+    if not counts:
+        return {}
+    try:
+        trial = import_path(store, sample, dry_run=True)
+    except LedgerError:  # its ids clash with the sample's: certainly other data
+        return nodes
+    rows = {True: 0, False: 0}
+    for table, tally in trial.tallies.items():
+        rows[BY_NAME[table].is_node] += tally.total
+    links = sum(counts.get(rel.value, 0) for rel in BY_LINK)
+    if trial.written == 0 and (sum(nodes.values()), links) == (rows[True], rows[False]):
+        return {}
+    return nodes
+
+
+def _guard_demo_target(store: Store, sample: Path, where: str, yes: bool) -> None:
+    """Never mix the sample city into other data without the user's word."""
+    found = _other_data(store, sample)
+    if not found:
+        return
+    held = ", ".join(f"{n:,} {label}" for label, n in sorted(found.items()))
+    what = f"{where} already holds other data ({held}), not only the sample city"
+    todo = (
+        "run the demo on its own store (leave out --store and --data), empty that store"
+        " first (grassroots reset), or pass --yes to add the sample city to it anyway"
+    )
+    if yes:
+        err.print(f"{what}; --yes: adding the sample city to it", markup=False)
+        return
+    if not sys.stdin.isatty():
+        raise GrassrootsError(f"{what}; the demo will not mix its fictional city into it: {todo}")
+    err.print(f"{what}. The demo's fictional city would be mixed into it.", markup=False)
+    err.print(f"Instead you may {todo}.", markup=False)
+    typer.confirm("Add the sample city to it anyway?", abort=True)
 
 
 @app.command()
 def demo(
     store: StoreOption = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="The demo's embedded store folder (default GRASSROOTS_DEMO_DATA,"
+            " ./grassroots-demo)."
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Write into a store that holds other data, unasked."),
+    ] = False,
     host: Annotated[str, typer.Option(help="The address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to serve on.")] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the report.")] = False,
 ) -> None:
-    """Load a realistic sample city, print its coverage, and serve the API."""
+    """Load a realistic sample city into the demo's own store, print its coverage, and
+    serve the API. Your ledgers stay apart: the demo never writes into GRASSROOTS_DATA."""
+    from grassroots.queries.coverage import coverage
+    from grassroots.queries.coverage.report import print_table
     from grassroots.sample.city import generate as make_city
     from grassroots.sample.city import write_bundle
 
+    settings = _demo_settings(store, data)
+    where = _where(settings)
+    out.print("[bold]Grassroots demo: the sample city of 大连市[/bold]")
+    out.print(f"the demo's store: {where}", markup=False)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "sample-city"
         list(write_bundle(make_city("small"), folder))
         bar = _Bar(err)
+        opened = open_store(settings)
         try:
-            with _store(store) as opened:
-                outcome = import_path(opened, folder, progress=bar)
-                counts = opened.counts()
+            _guard_demo_target(opened, folder, where, yes)
+            outcome = import_path(opened, folder, progress=bar)
+            counts = opened.counts()
+            bar.close()
+            _print_outcome(outcome, Path("sample city"))
+            out.print(
+                "the store holds: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            )
+            print_table(coverage(opened, ["core", "dalian"]), out)
         finally:
             bar.close()
-    out.print("[bold]Grassroots demo: the sample city of 大连市[/bold]")
-    _print_outcome(outcome, Path("sample city"))
-    out.print("the store holds: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    from grassroots.queries.coverage import coverage
-    from grassroots.queries.coverage.report import print_table
-
-    with _store(store) as opened:
-        print_table(coverage(opened, ["core", "dalian"]), out)
+            opened.close()
     out.print("more: grassroots coverage --help, grassroots coverage --list-rules")
-    if not no_serve:
+    if settings.store is StoreKind.NEO4J:
+        query = "grassroots coverage --store neo4j --scope 中山区"
+    else:
+        query = f"GRASSROOTS_DATA={settings.data} grassroots coverage --store memory --scope 中山区"
+    out.print(f"query the demo's store: {query}", markup=False)
+    default = load_settings()
+    out.print(
+        "your own ledgers: grassroots import PATH goes to the default store,"
+        f" {_where(default)} (GRASSROOTS_STORE, GRASSROOTS_DATA), not to the demo's",
+        markup=False,
+    )
+    if no_serve:
+        out.print("serve it: grassroots demo (it serves after the report)", markup=False)
+    else:
         out.print('try: { orgChart(rootId: "O-C01", depth: 2) { id parentId name childCount } }')
-        _serve(store, host, port)
+        _serve(settings, host, port)
 
 
 def main() -> None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     store: StoreKind = Field(StoreKind.MEMORY, validation_alias=_env("GRASSROOTS_STORE"))
     data: Path = Field(Path("grassroots-data"), validation_alias=_env("GRASSROOTS_DATA"))
+    # `grassroots demo` keeps the sample city in an embedded store of its own, so that a
+    # fictional city never mixes with a planner's ledger in `data` or in Neo4j.
+    demo_data: Path = Field(Path("grassroots-demo"), validation_alias=_env("GRASSROOTS_DEMO_DATA"))
 
     neo4j_uri: str = Field("bolt://localhost:7687", validation_alias=_env("NEO4J_URI"))
     neo4j_user: str = Field("neo4j", validation_alias=_env("NEO4J_USER"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,207 @@ def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: bad setting: GRASSROOTS_STORE:")
     assert "Traceback" not in result.stderr
+
+
+def test_as_of_takes_every_day_form_the_ledger_takes(env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    run("import", str(write_ledger(tmp_path / "l", small_city())), env=env)
+    iso = run("coverage", "--as-of", "2026-06-30", "--format", "json", env=env)
+    assert iso.returncode == 0, iso.stderr
+    for form in ("2026/6/30", "2026/06/30", "2026年6月30日"):
+        other = run("coverage", "--as-of", form, "--format", "json", env=env)
+        assert other.returncode == 0, other.stderr
+        assert json.loads(other.stdout) == json.loads(iso.stdout)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The single ``error: ...`` line a failed command printed, after checking it is one."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def bad_places(tmp_path: Path) -> dict[str, str]:
+    """Paths a user may type that cannot be written or read, by what is wrong with them."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    os.mkfifo(tmp_path / "a-fifo")
+    (tmp_path / "table-is-a-folder" / "areas.csv").mkdir(parents=True)
+    return {
+        "missing": str(tmp_path / "no-such-folder"),
+        "folder": str(tmp_path / "a-folder"),
+        "file": str(tmp_path / "a-file"),
+        "fifo": str(tmp_path / "a-fifo"),
+        "tablefolder": str(tmp_path / "table-is-a-folder"),
+        # sysfs refuses new files to everyone, root too (a chmod'ed folder would not stop root)
+        "denied": "/sys/grassroots-test",
+    }
+
+
+STORE_PATH_CASES = {
+    "export into a missing folder": ("export", "{missing}/x.jsonl"),
+    "export onto a folder": ("export", "{folder}"),
+    "export below a file": ("export", "{file}/x.jsonl"),
+    "export onto a fifo": ("export", "{fifo}"),
+    "export without permission": ("export", "{denied}.jsonl"),
+    "table into a missing folder": ("coverage", "--output", "{missing}/r.txt"),
+    "table onto a folder": ("coverage", "--output", "{folder}"),
+    "json into a missing folder": ("coverage", "--format", "json", "--output", "{missing}/r.json"),
+    "json without permission": ("coverage", "--format", "json", "--output", "{denied}.json"),
+    "xlsx onto a folder": ("coverage", "--format", "xlsx", "--output", "{folder}"),
+    "xlsx below a file": ("coverage", "--format", "xlsx", "--output", "{file}/r.xlsx"),
+    "import a missing folder": ("import", "{missing}"),
+    "import a table that is a folder": ("import", "{tablefolder}"),
+}
+
+
+@pytest.mark.parametrize("case", list(STORE_PATH_CASES))
+def test_a_bad_path_is_one_line(env: dict[str, str], tmp_path: Path, case: str) -> None:
+    places = bad_places(tmp_path)
+    args = [arg.format(**places) for arg in STORE_PATH_CASES[case]]
+    one_line_error(run(*args, env=env))
+    assert stat.S_ISFIFO(os.stat(places["fifo"]).st_mode)  # never replaced by a file
+    assert not (tmp_path / "no-such-folder").exists()
+    assert [p.name for p in (tmp_path / "a-folder").iterdir()] == []
+
+
+PLAIN_PATH_CASES = {
+    "schema into a missing folder": ("schema", "--output", "{missing}/s.graphql"),
+    "schema onto a folder": ("schema", "--output", "{folder}"),
+    "schema without permission": ("schema", "--output", "{denied}.graphql"),
+    "generate onto a file": ("generate", "--scale", "tiny", "{file}"),
+    "generate below a file": ("generate", "--scale", "tiny", "{file}/city"),
+    "generate without permission": ("generate", "--scale", "tiny", "{denied}"),
+}
+
+
+@pytest.mark.parametrize("case", list(PLAIN_PATH_CASES))
+def test_a_bad_path_of_a_storeless_command_is_one_line(tmp_path: Path, case: str) -> None:
+    places = bad_places(tmp_path)
+    env = dict(os.environ, GRASSROOTS_DATA=str(tmp_path / "store"))
+    args = [arg.format(**places) for arg in PLAIN_PATH_CASES[case]]
+    one_line_error(run(*args, env=env))
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "x"
+
+
+def test_export_says_it_holds_personal_data_and_can_leave_it_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+
+    ledger = small_city()
+    ledger["people"][1]["birth_date"] = "1985/3/1"
+    run("import", str(write_ledger(tmp_path / "l", ledger)), env=env)
+    personal = ("phone", "id_number", "birth_date")
+    holders = sum(1 for p in ledger["people"] if any(p.get(f) for f in personal))
+    assert holders == 2
+
+    full = run("export", str(tmp_path / "full.jsonl"), env=env)
+    assert full.returncode == 0, full.stderr
+    assert f"{holders} people" in full.stderr and "in full" in full.stderr
+    assert "--no-personal" in full.stderr
+
+    part = run("export", "--no-personal", str(tmp_path / "part.jsonl"), env=env)
+    assert part.returncode == 0, part.stderr
+    assert f"{holders} people" in part.stderr and "not a full backup" in part.stderr
+
+    def lines(name: str) -> list[dict[str, object]]:
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines()]
+
+    kept = lines("full.jsonl")
+    assert any(line["properties"].get("phone") == "13812345678" for line in kept)  # type: ignore[union-attr]
+    for line in kept:
+        if line.get("labels") == ["Person"]:
+            for field in personal:
+                line["properties"].pop(field, None)  # type: ignore[union-attr]
+    assert lines("part.jsonl") == kept
+    # not a backup: importing it clears what it left out
+    assert run("import", str(tmp_path / "part.jsonl"), env=env).returncode == 0
+    run("export", str(tmp_path / "again.jsonl"), env=env)
+    assert lines("again.jsonl") == kept
+
+
+def test_scope_by_a_unique_name_says_which_node_it_matched(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+
+    run("import", str(write_ledger(tmp_path / "l", small_city())), env=env)
+    args = ("coverage", "--as-of", "2026-06-30", "--format", "json")
+    by_id = run(*args, "--scope", "D", env=env)
+    by_name = run(*args, "--scope", "中山区", env=env)
+    assert by_name.returncode == 0, by_name.stderr
+    assert "scope 中山区 = D (大连市/中山区)" in by_name.stderr
+    assert json.loads(by_name.stdout)["rules"] == json.loads(by_id.stdout)["rules"]
+    assert "scope" not in by_id.stderr  # an id needs no word about what it matched
+
+    by_org = run(*args, "--scope", "东山社区党委", env=env)
+    assert by_org.returncode == 0, by_org.stderr
+    assert "scope 东山社区党委 = OK (" in by_org.stderr
+    by_area = run(*args, "--scope", "K", env=env)
+    assert json.loads(by_org.stdout)["rules"] == json.loads(by_area.stdout)["rules"]
+
+
+def test_an_ambiguous_scope_name_lists_every_candidate(env: dict[str, str], tmp_path: Path) -> None:
+    ledger = small_city()
+    ledger["areas"].append({"id": "V2", "name": "河口村", "kind": "village", "parent_id": "S"})
+    run("import", str(write_ledger(tmp_path / "l", ledger)), env=env)
+    line = one_line_error(run("coverage", "--scope", "河口村", env=env))
+    assert "V (大连市/中山区/青堆镇/河口村)" in line
+    assert "V2 (大连市/中山区/桃源街道/河口村)" in line
+    missing = one_line_error(run("coverage", "--scope", "西岗区", env=env))
+    assert "西岗区" in missing
+
+
+def test_demo_keeps_a_store_of_its_own(env: dict[str, str], tmp_path: Path) -> None:
+    env["GRASSROOTS_DEMO_DATA"] = str(tmp_path / "demo")
+    first = run("demo", "--no-serve", env=env, stdin="")
+    assert first.returncode == 0, first.stderr
+    assert f"the embedded store at {tmp_path / 'demo'}" in first.stdout
+    assert "grassroots import PATH goes to the default store" in first.stdout
+    # the configured store (GRASSROOTS_STORE, GRASSROOTS_DATA) got nothing
+    assert run("export", str(tmp_path / "configured.jsonl"), env=env).returncode == 0
+    assert (tmp_path / "configured.jsonl").read_text(encoding="utf-8") == ""
+
+    again = run("demo", "--no-serve", env=env, stdin="")  # no terminal, no --yes: still fine
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stdout
+
+    # the demo's store holds the sample city `generate` writes, and nothing else
+    plain = dict(env, GRASSROOTS_STORE="memory", GRASSROOTS_DATA=str(tmp_path / "reference"))
+    assert run("generate", "--scale", "small", str(tmp_path / "city"), env=plain).returncode == 0
+    assert run("import", str(tmp_path / "city"), env=plain).returncode == 0
+    run("export", str(tmp_path / "reference.jsonl"), env=plain)
+    demo_store = dict(plain, GRASSROOTS_DATA=str(tmp_path / "demo"))
+    run("export", str(tmp_path / "demo.jsonl"), env=demo_store)
+    reference = (tmp_path / "reference.jsonl").read_text(encoding="utf-8")
+    assert reference and (tmp_path / "demo.jsonl").read_text(encoding="utf-8") == reference
+
+
+def test_demo_asks_before_writing_into_a_store_with_other_data(
+    env: dict[str, str], tmp_path: Path, store_kind: str
+) -> None:
+    ledger = small_city()
+    run("import", str(write_ledger(tmp_path / "l", ledger)), env=env)
+    run("export", str(tmp_path / "before.jsonl"), env=env)
+    before = (tmp_path / "before.jsonl").read_text(encoding="utf-8").splitlines()
+    if store_kind == "neo4j":
+        target = ["--store", "neo4j"]
+    else:
+        target = ["--store", "memory", "--data", env["GRASSROOTS_DATA"]]
+
+    line = one_line_error(run("demo", "--no-serve", *target, env=env, stdin=""))
+    assert f"{len(ledger['areas'])} Area" in line and f"{len(ledger['people'])} Person" in line
+    assert "--yes" in line and "grassroots reset" in line
+    run("export", str(tmp_path / "after.jsonl"), env=env)
+    assert (tmp_path / "after.jsonl").read_text(encoding="utf-8").splitlines() == before
+
+    forced = run("demo", "--no-serve", "--yes", *target, env=env, stdin="")
+    assert forced.returncode == 0, forced.stderr
+    run("export", str(tmp_path / "mixed.jsonl"), env=env)
+    mixed = (tmp_path / "mixed.jsonl").read_text(encoding="utf-8").splitlines()
+    assert set(before) < set(mixed)

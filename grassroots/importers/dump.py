@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +24,55 @@ from grassroots.errors import GrassrootsError, Problem
 from grassroots.graph.store import Store
 from grassroots.importers.sources import RawBundle, RawRow, RawTable
 from grassroots.schema import BY_LABEL, BY_LINK, BY_NAME, Label, Link, Node, RelType
+from grassroots.schema.person import PERSONAL
 
 Tick = Callable[[int], None]
 
 
-def write_dump(store: Store, path: Path, tick: Tick | None = None) -> int:
-    """Write every element of ``store`` to ``path`` (atomically); return the line count."""
+PERSONAL_FIELDS = (*sorted(PERSONAL), "birth_date")
+"""The fields of a person that a dump holds in full: the API masks ``phone`` and
+``id_number``; ``birth_date`` with a name singles a person out as well."""
+
+
+@dataclass(frozen=True)
+class DumpSummary:
+    lines: int
+    personal: int
+    """People with any of ``PERSONAL_FIELDS``: written in full, or (``personal=False``)
+    left out."""
+
+
+def write_dump(
+    store: Store, path: Path, tick: Tick | None = None, *, personal: bool = True
+) -> DumpSummary:
+    """Write every element of ``store`` to ``path`` (atomically).
+
+    ``personal=False`` leaves ``PERSONAL_FIELDS`` out: such a dump is no full backup, since
+    importing it clears those fields of the people it holds."""
     labels: dict[str, str] = {}
     tmp = path.with_name(path.name + ".partial")
-    lines = 0
-    with tmp.open("w", encoding="utf-8") as out:
-        for element in store.elements():
-            for line in _lines(element, labels):
-                out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
-                lines += 1
-            if tick:
-                tick(1)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
-    return lines
+    lines = people = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for element in store.elements():
+                if isinstance(element, Node) and element.label is Label.PERSON:
+                    kept = {k: v for k, v in element.props.items() if k not in PERSONAL_FIELDS}
+                    if len(kept) < len(element.props):
+                        people += 1
+                        if not personal:
+                            element = Node(element.label, kept, element.refs)
+                for line in _lines(element, labels):
+                    out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+                    lines += 1
+                if tick:
+                    tick(1)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written dump is left beside the target
+        raise
+    return DumpSummary(lines, people)
 
 
 def _end(node_id: str, labels: dict[str, str]) -> dict[str, Any]:
