@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Load the sample city into the embedded store, print coverage, serve the API.
+## Load the sample city into the demo's own embedded store (./grassroots-demo, never
+## GRASSROOTS_DATA or Neo4j), print coverage, serve the API.
 demo: $(STAMP)
 	$(BIN)/grassroots demo
 
