@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -14,6 +15,26 @@ from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.schema import Label
 from grassroots.settings import Settings, load_settings
+
+
+class _NoQueryStrings(logging.Filter):
+    """Cuts the query string from uvicorn's access log lines: a GET to /graphql carries
+    the query and its variables there, and so may carry a phone or an ID number."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and "?" in str(args[2]):
+            record.args = (*args[:2], str(args[2]).split("?", 1)[0] + "?...", *args[3:])
+        return True
+
+
+_ACCESS_LOG = logging.getLogger("uvicorn.access")
+if not any(isinstance(f, _NoQueryStrings) for f in _ACCESS_LOG.filters):
+    _ACCESS_LOG.addFilter(_NoQueryStrings())
+# The Neo4j driver logs every query's parameters and every record at DEBUG: a search
+# text, an id typed into an argument, a phone returned. It stays at INFO, whatever the
+# root logger's level.
+logging.getLogger("neo4j").setLevel(logging.INFO)
 
 
 class Utf8GraphQLRouter(GraphQLRouter[Context, None]):

@@ -4,6 +4,7 @@ are cut)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -58,8 +59,12 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> Schema:
     limits = settings or Settings()
     # factories, so that each request gets its own extension instances
+    # one lane for long queries per schema, so per app and its event loop (an
+    # uncontended asyncio semaphore binds to no loop: the test client's loop per request
+    # is no problem)
+    lane = asyncio.Semaphore(1)
     extensions: list[Any] = [
-        lambda: CostLimit(limits.api_max_cost, min(100, limits.api_max_page)),
+        lambda: CostLimit(limits.api_max_cost, min(100, limits.api_max_page), lane),
         lambda: TimeLimit(limits.api_time_limit),
         lambda: QueryDepthLimiter(max_depth=limits.api_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.api_max_aliases),
