@@ -206,6 +206,21 @@ def test_coverage_with_paged_gaps(ask: Ask) -> None:
     assert second["coverage"]["rules"][0]["gaps"]["pageInfo"]["hasNextPage"] is False
 
 
+def test_a_rule_with_nothing_to_check_says_so(ask: Ask) -> None:
+    query = """{ coverage(packs: ["core"], asOf: "2026-06-30", scope: "V") {
+      rules { id checked ratio nothingToCheck } } }"""
+    rules = {r["id"]: r for r in data(ask(query))["coverage"]["rules"]}
+    # the village has no grid, no building, no household; it is itself checked
+    for rule in ("grid_has_branch", "building_has_group", "household_has_contact"):
+        assert rules[rule] == {"id": rule, "checked": 0, "ratio": 1.0, "nothingToCheck": True}
+    assert rules["area_has_party_org"] == {
+        "id": "area_has_party_org",
+        "checked": 1,
+        "ratio": 0.0,
+        "nothingToCheck": False,
+    }
+
+
 def test_lookups_with_relationships(ask: Ask) -> None:
     reply = data(
         ask("""{

@@ -65,9 +65,19 @@ class RuleResult:
     def satisfied(self) -> int:
         return self.result.satisfied
 
-    @strawberry.field
+    @strawberry.field(
+        description="satisfied / checked; 1.0 when nothing is checked, which "
+        "nothingToCheck then says."
+    )
     def ratio(self) -> float:
         return self.result.ratio
+
+    @strawberry.field(
+        description="True when no node of the rule's focus lies in the scope: 0 of 0 "
+        "is not a score, whatever ratio shows."
+    )
+    def nothing_to_check(self) -> bool:
+        return self.result.nothing_to_check
 
     @strawberry.field(description="The failing nodes, in path order.")
     def gaps(self, info: I, first: int | None = 100, after: str | None = None) -> Connection[Gap]:
