@@ -14,6 +14,11 @@ is priced before anything is read.
 of a DataLoader. A request past its time stops there with one error. A single read
 already running (a coverage report, an org chart, one batch) is not interrupted; the
 cost limit is what keeps those small.
+
+*Long queries* (over ``LONG_QUERY`` characters) are parsed, priced and validated in a
+worker thread, one at a time, so that a flood of them cannot hold the event loop.
+
+*The body* is limited before anything reads it (``BodyLimit``).
 """
 
 from __future__ import annotations
@@ -228,7 +233,7 @@ class CostLimit(SchemaExtension):
     over ``limit``.
 
     A long query is parsed, priced and validated in a worker thread, one long query at
-    a time (``lane``). These steps are synchronous and take about 10 ms per kilobyte of
+    a time (``lane``). These steps are synchronous and take 5-10 ms per kilobyte of
     query on this project's 2-core machines: on the event loop, a flood of long queries,
     each refused a moment later, would hold the server for as long as all of them take,
     and a short query, which needs the loop many times over, would wait behind every
