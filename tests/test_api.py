@@ -156,7 +156,7 @@ def test_org_chart_root_may_be_a_unique_name(ask: Ask) -> None:
     unknown = ask(query, r="西山社区党委")["errors"][0]["message"]
     assert "neither the id nor the name" in unknown, unknown
     area = ask(query, r="K")["errors"][0]["message"]  # an area is not an org
-    assert "rootId 'K' is a Area, not a PartyOrg" in area, area
+    assert "rootId 'K' is an Area, not a PartyOrg" in area, area
 
 
 def test_responsible_chain(ask: Ask) -> None:
@@ -219,6 +219,24 @@ def test_a_rule_with_nothing_to_check_says_so(ask: Ask) -> None:
         "ratio": 0.0,
         "nothingToCheck": False,
     }
+
+
+def test_a_report_without_packs_checks_what_the_command_line_would(
+    store: Store, tmp_path: Path
+) -> None:
+    from grassroots.queries.coverage.rules import load_packs
+
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    query = '{ coverage(asOf: "2026-06-30") { packs rules { pack } } }'
+    for chosen, expected in (([], ["core"]), (["shandong"], ["core", "shandong"])):
+        report = data(asker(client(store, packs=chosen))(query))["coverage"]
+        assert report["packs"] == expected
+        assert {r["pack"] for r in report["rules"]} == set(expected)
+    everything = data(
+        asker(client(store))('{ coverage(packs: ["all"]) { packs rules { pack } } }')
+    )["coverage"]
+    assert everything["packs"] == list(load_packs())
+    assert {r["pack"] for r in everything["rules"]} == set(load_packs())
 
 
 def test_lookups_with_relationships(ask: Ask) -> None:

@@ -8,7 +8,7 @@ import strawberry
 
 from grassroots.api.nodes import Connection, I, paginate
 from grassroots.queries.coverage import engine
-from grassroots.queries.coverage.rules import Severity
+from grassroots.queries.coverage.rules import Severity, packs_to_run
 
 strawberry.enum(Severity)
 
@@ -92,6 +92,9 @@ class RuleResult:
 class CoverageReport:
     as_of: date
     scope: strawberry.ID | None
+    packs: list[str] = strawberry.field(
+        description="The packs checked: those asked for, or else core and GRASSROOTS_PACKS."
+    )
     rules: list[RuleResult]
 
 
@@ -102,9 +105,12 @@ def report(
     scope: strawberry.ID | None,
     as_of: date | None,
 ) -> CoverageReport:
+    # the same packs as `grassroots coverage` with the same arguments
+    packs = packs_to_run(packs, info.context.settings.packs, rules)
     found = engine.coverage(info.context.store, packs, rules, scope, as_of)
     return CoverageReport(
         as_of=found.as_of,
         scope=strawberry.ID(found.scope) if found.scope else None,
+        packs=found.packs,
         rules=[RuleResult(result=r) for r in found.results],
     )

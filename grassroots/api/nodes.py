@@ -356,7 +356,7 @@ HIDDEN: dict[str, Callable[[str], str | None]] = {
     "birth_date": lambda value: None,
 }
 """How each personal property of a person is shown without the ``personal`` grant."""
-assert set(HIDDEN) >= PERSONAL, "every personal property needs a way to be hidden"
+assert set(HIDDEN) == PERSONAL, "every personal property, and only those, has a way to be hidden"
 
 
 @strawberry.type(

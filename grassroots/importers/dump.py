@@ -29,9 +29,9 @@ from grassroots.schema.person import PERSONAL
 Tick = Callable[[int], None]
 
 
-PERSONAL_FIELDS = (*sorted(PERSONAL), "birth_date")
-"""The fields of a person that a dump holds in full: the API masks ``phone`` and
-``id_number``; ``birth_date`` with a name singles a person out as well."""
+PERSONAL_FIELDS = tuple(sorted(PERSONAL))
+"""The fields of a person that a dump holds in full and the API hides without the
+``personal`` grant (``grassroots.schema.person.PERSONAL``)."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ party orgs up theirs, everything else through the node it hangs from."""
 MAX_DEPTH = 32
 
 
+def _a(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
+
+
 def resolve(store: Store, ref: str, labels: Sequence[Label], what: str = "id") -> str:
     """The id of the node ``ref`` names among ``labels``: its id, or else its exact name.
 
@@ -70,7 +74,8 @@ def resolve(store: Store, ref: str, labels: Sequence[Label], what: str = "id") -
             f"{what} {ref!r} is the name of {len(named)} nodes: {listed}{more}; give the id"
         )
     if node is not None:
-        raise NotFound(f"{what} {ref!r} is a {node.label.value}, not a {kinds}")
+        found = node.label.value
+        raise NotFound(f"{what} {ref!r} is {_a(found)} {found}, not {_a(kinds)} {kinds}")
     raise NotFound(f"{what} {ref!r} is neither the id nor the name of any {kinds}")
 
 

@@ -1,4 +1,5 @@
-"""People (人员). ``phone`` and ``id_number`` are personal data: see ``PERSONAL``."""
+"""People (人员). ``phone``, ``id_number`` and ``birth_date`` are personal data: see
+``PERSONAL``."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ class Person(Row):
     id_number: Text | None = column("身份证号", default=None)
 
 
-PERSONAL = frozenset({"phone", "id_number"})
-"""Properties never shown in full without the right to see them, and never logged."""
+PERSONAL = frozenset({"phone", "id_number", "birth_date"})
+"""Properties never shown in full without the right to see them, and never logged. The
+birth date belongs here because it is digits 7-14 of an 18-digit ID number: hiding one
+while showing the other would hide nothing."""
 
 
 def mask(value: str) -> str:
