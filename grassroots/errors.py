@@ -4,7 +4,8 @@ GraphQL error; nothing else reaches a user.
     GrassrootsError            anything the user can act on; its message says what to do
     ├── ConfigError            a setting is missing or wrong (GRASSROOTS_*, NEO4J_*)
     ├── StoreError             the store could not do what was asked
-    │   └── StoreUnavailable   the store cannot be reached or opened (Neo4j down, bad password)
+    │   ├── StoreUnavailable   the store cannot be reached or opened (Neo4j down, bad password)
+    │   └── StoreBusy          another import holds the write lock (GRASSROOTS_LOCK_SECONDS)
     ├── LedgerError            a bundle was rejected; ``problems`` lists every bad cell
     ├── NotFound               an id names nothing of the kind asked for
     └── RuleError              a coverage pack or rule is malformed or unknown
@@ -68,3 +69,7 @@ class LedgerError(GrassrootsError):
             + f"\n{count} problem{'s' if count != 1 else ''}; nothing was written."
             " Correct the rows above and import again."
         )
+
+
+class StoreBusy(StoreError):
+    """Another import held the store's critical section for longer than this one waits."""

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     neo4j_retry_seconds: float = Field(
         30.0, gt=0, validation_alias=_env("GRASSROOTS_NEO4J_RETRY_SECONDS")
     )
+    # How long an import waits for another import that is writing to the same store
+    # (either store) before it gives up with a clear message.
+    lock_seconds: float = Field(60.0, ge=0, validation_alias=_env("GRASSROOTS_LOCK_SECONDS"))
 
     # The API. Tokens are "token=grant,grant;token=grant" with the grants read, write
     # (mutations) and personal (phone and id numbers in full).

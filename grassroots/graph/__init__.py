@@ -14,7 +14,7 @@ def open_store(settings: Settings) -> Store:
         return Neo4jStore.from_settings(settings)
     from grassroots.graph.memory import MemoryStore
 
-    return MemoryStore(settings.data)
+    return MemoryStore(settings.data, settings.lock_seconds)
 
 
 __all__ = ["Changes", "Store", "TreeEntry", "open_store"]

@@ -20,13 +20,26 @@ references, links. If a part fails, the error says which parts are written; runn
 import again, which writes only what differs, finishes it.
 
 Reads go through ``execute_query`` with read routing, so a cluster's followers
-and read replicas serve them.
+and read replicas serve them. Each read sees one committed state, and an import that
+fits one transaction is seen whole or not at all.
+
+The import's critical section (``exclusive()``) is a lease: one ``GrassrootsLock`` node,
+taken in a write transaction of its own that records an owner token, the host, the pid
+and an expiry; a thread renews it while the import runs (a parted import may take long),
+and the import deletes it at the end. A lease whose holder died expires and can be taken
+over. The lease node has no ``Node`` label, so no export, count, reset or query sees it.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, LiteralString
 
 import neo4j
@@ -39,8 +52,17 @@ from neo4j.exceptions import (
     ServiceUnavailable,
 )
 
-from grassroots.errors import StoreError, StoreUnavailable
-from grassroots.graph.store import Changes, Direction, Neighbour, Page, TreeEntry, neighbour_order
+from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
+from grassroots.graph.store import (
+    Changes,
+    Direction,
+    Neighbour,
+    Page,
+    TreeEntry,
+    busy_message,
+    checkpoint,
+    neighbour_order,
+)
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
 from grassroots.schema.tables import BY_LINK, REFERENCE_TYPES
@@ -64,6 +86,40 @@ SETUP: list[str] = [
         for rel in BY_LINK
     ),
 ]
+
+# -- the import lease: one node, outside the graph (no Node label) ---------------------------
+
+LEASE_LABEL = "GrassrootsLock"
+SETUP.append(
+    f"CREATE CONSTRAINT grassroots_lock IF NOT EXISTS"
+    f" FOR (l:{LEASE_LABEL}) REQUIRE l.name IS UNIQUE"
+)
+
+# Setting a property first takes the node's write lock, so what is read next is the
+# latest committed lease and no other transaction can take it meanwhile.
+READ_LEASE = f"""
+MERGE (lease:{LEASE_LABEL} {{name: 'import'}})
+SET lease._LOCK_ = true
+REMOVE lease._LOCK_
+RETURN lease.owner AS owner, lease.expires < timestamp() AS expired,
+       lease.since AS since, lease.host AS host, lease.pid AS pid
+"""
+
+TAKE_LEASE = f"""
+MATCH (lease:{LEASE_LABEL} {{name: 'import'}})
+SET lease.owner = $owner, lease.host = $host, lease.pid = $pid,
+    lease.since = timestamp(), lease.expires = timestamp() + $lease_ms
+"""
+
+RENEW_LEASE = f"""
+MATCH (lease:{LEASE_LABEL} {{name: 'import', owner: $owner}})
+SET lease.expires = timestamp() + $lease_ms
+"""
+
+RELEASE_LEASE = f"""
+MATCH (lease:{LEASE_LABEL} {{name: 'import', owner: $owner}})
+DELETE lease
+"""
 
 
 def create_nodes(label: Label) -> str:
@@ -233,6 +289,22 @@ def _link_props(props: Props) -> Props:
     return {k: v for k, v in props.items() if k != "key"}
 
 
+def _dead(holder: neo4j.Record) -> bool:
+    """Whether a lease's holder is a process of this host that no longer runs (killed,
+    say): its lease need not be waited out."""
+    if os.name != "posix" or holder["host"] != socket.gethostname():
+        return False
+    if not isinstance(holder["pid"], int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
+
+
 class Neo4jStore:
     name = "neo4j"
 
@@ -244,6 +316,9 @@ class Neo4jStore:
         self.batch = batch  # rows per statement
         self.tx_rows = tx_rows  # rows per transaction
         self.last_write_attempts = 0  # how often the driver ran the last write (retries + 1)
+        self.lock_seconds = 60.0  # how long exclusive() waits for another import's lease
+        self.lease_seconds = 60.0  # a lease not renewed for this long may be taken over
+        self._lease = threading.local()  # .owner: this thread holds the lease
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Neo4jStore:
@@ -269,6 +344,7 @@ class Neo4jStore:
             store = cls(
                 driver, settings.neo4j_database, settings.neo4j_batch, settings.neo4j_tx_rows
             )
+            store.lock_seconds = settings.lock_seconds
             store.setup()
         except AuthError:
             driver.close()
@@ -376,6 +452,83 @@ class Neo4jStore:
         rows = self.read_rows(read_tree(label))
         return {node_id: TreeEntry(parent, kind) for node_id, parent, kind in rows}
 
+    def snapshot(self) -> Neo4jStore:
+        """The store itself: every read is a transaction that sees one committed state."""
+        return self
+
+    @contextmanager
+    def exclusive(self, timeout: float | None = None) -> Iterator[None]:
+        """The import's critical section: the lease, taken (waiting up to ``timeout``,
+        default ``lock_seconds``), renewed by a thread while held, then released."""
+        if getattr(self._lease, "owner", None) is not None:  # already held by this thread
+            yield
+            return
+        wait = self.lock_seconds if timeout is None else timeout
+        owner = uuid.uuid4().hex
+        self._take_lease(owner, wait)
+        self._lease.owner = owner
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(owner, stop), daemon=True)
+        renewer.start()
+        try:
+            yield
+        except BaseException:
+            with suppress(StoreError):  # the error that ended the import says more
+                self._end_lease(owner, stop, renewer)
+            raise
+        self._end_lease(owner, stop, renewer)
+
+    def _end_lease(self, owner: str, stop: threading.Event, renewer: threading.Thread) -> None:
+        stop.set()
+        renewer.join()
+        self._lease.owner = None
+        self._lease_write(RELEASE_LEASE, owner=owner)
+
+    def _lease_write(self, cypher: str, **params: Any) -> None:
+        try:
+            self.driver.execute_query(_q(cypher), params, database_=self.database)
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j could not update the import lease: {exc}") from None
+
+    def _take_lease(self, owner: str, wait: float) -> None:
+        lease_ms = int(self.lease_seconds * 1000)
+        me: dict[str, Any] = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid()}
+
+        def attempt(tx: ManagedTransaction) -> dict[str, Any] | None:
+            record = tx.run(_q(READ_LEASE)).single(strict=True)
+            if record["owner"] is not None and not record["expired"] and not _dead(record):
+                return {
+                    "since": record["since"] / 1000,
+                    "host": record["host"],
+                    "pid": record["pid"],
+                }
+            tx.run(_q(TAKE_LEASE), **me, lease_ms=lease_ms).consume()
+            return None
+
+        deadline = time.monotonic() + wait
+        waited = False
+        while True:
+            try:
+                with self.driver.session(database=self.database) as session:
+                    holder = session.execute_write(attempt)
+            except (Neo4jError, DriverError) as exc:
+                raise StoreError(f"Neo4j could not take the import lease: {exc}") from None
+            if holder is None:
+                return
+            if not waited:
+                waited = True
+                checkpoint("busy")
+            if time.monotonic() >= deadline:
+                raise StoreBusy(busy_message(holder, wait))
+            time.sleep(0.2)
+
+    def _renew(self, owner: str, stop: threading.Event) -> None:
+        lease_ms = int(self.lease_seconds * 1000)
+        while not stop.wait(self.lease_seconds / 4):
+            # A failed renewal is tried again next time; a lost server fails the write.
+            with suppress(StoreError):
+                self._lease_write(RENEW_LEASE, owner=owner, lease_ms=lease_ms)
+
     def write(self, changes: Changes, progress: Progress = silent) -> None:
         parts = self._parts(self._statements(changes))
         tick = progress("writing", len(changes))
@@ -384,6 +537,7 @@ class Neo4jStore:
 
             def work(tx: ManagedTransaction, part: list[Batch] = part) -> None:
                 self.last_write_attempts += 1
+                checkpoint("writing")
                 for cypher, rows, counted in part:
                     tx.run(_q(cypher), rows=rows).consume()
                     tick(counted)  # a retried part counts again: the bar may overshoot
@@ -479,11 +633,12 @@ class Neo4jStore:
         return out
 
     def reset(self) -> None:
-        try:
-            with self.driver.session(database=self.database) as session:
-                session.run(_q(DELETE_ALL)).consume()
-        except (Neo4jError, DriverError) as exc:
-            raise StoreError(f"Neo4j could not empty the database: {exc}") from None
+        with self.exclusive():
+            try:
+                with self.driver.session(database=self.database) as session:
+                    session.run(_q(DELETE_ALL)).consume()  # the lease has no Node label
+            except (Neo4jError, DriverError) as exc:
+                raise StoreError(f"Neo4j could not empty the database: {exc}") from None
 
     def close(self) -> None:
         self.driver.close()

@@ -2,12 +2,22 @@
 
 Both stores hold the same graph (see ``grassroots.schema.elements``) and must give
 identical answers; the conformance suite in ``tests/`` runs every test on both.
+
+Concurrency, the same on both: a reader answers a request or a report from one
+consistent snapshot (``snapshot()``), and an import reads what is stored, checks, diffs
+and writes inside one critical section (``exclusive()``), so two imports run one after
+the other however they are started.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -103,6 +113,53 @@ class Store(Protocol):
         """Nodes per label and links per type, only those present."""
         ...
 
-    def reset(self) -> None: ...
+    def snapshot(self) -> Store:
+        """This store as seen from one consistent snapshot, for one request or report
+        (the store itself where every read already sees one committed state)."""
+        ...
+
+    def exclusive(self, timeout: float | None = None) -> AbstractContextManager[None]:
+        """The writers' critical section, across processes: held by an import from before
+        it reads what is stored until its write has committed. Waits up to ``timeout``
+        seconds (default: the store's ``GRASSROOTS_LOCK_SECONDS``) for another import,
+        then raises ``StoreBusy``."""
+        ...
+
+    def reset(self) -> None:
+        """Empty the store (inside ``exclusive()``)."""
+        ...
 
     def close(self) -> None: ...
+
+
+def busy_message(holder: dict[str, Any], waited: float) -> str:
+    """What an import that gave up waiting tells its user; ``holder`` holds what the
+    lock's holder recorded: ``since`` (epoch seconds), ``host`` and ``pid``."""
+    who = "another import is writing to this store"
+    if holder.get("since"):
+        since = datetime.fromtimestamp(float(holder["since"])).strftime("%H:%M")
+        who += f" since {since} ({holder.get('host', '?')}, pid {holder.get('pid', '?')})"
+    return (
+        f"{who}; wait for it to finish and run this import again"
+        f" (waited {waited:g} s; GRASSROOTS_LOCK_SECONDS sets how long)"
+    )
+
+
+def checkpoint(point: str) -> None:
+    """TEST-ONLY pause points for the concurrency tests (``tests/test_concurrency.py``).
+
+    With ``GRASSROOTS_TEST_HOOKS`` naming a folder, reaching ``point`` creates
+    ``FOLDER/POINT.reached``, and while ``FOLDER/POINT.pause`` exists the process waits
+    there (at most 120 s). The points: ``checked`` (an import has checked and diffed,
+    inside its critical section, before writing), ``writing`` (inside a store's write
+    transaction), ``busy`` (an import found another holding the critical section) and
+    ``reloading`` (the embedded store has read the nodes of a reload, not yet the links).
+    Unset, as everywhere outside those tests, this does nothing."""
+    folder = os.environ.get("GRASSROOTS_TEST_HOOKS")
+    if not folder:
+        return
+    base = Path(folder)
+    (base / f"{point}.reached").touch()
+    pause, deadline = base / f"{point}.pause", time.monotonic() + 120
+    while pause.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

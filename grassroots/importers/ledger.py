@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from grassroots.errors import LedgerError, Problem
-from grassroots.graph.store import Changes, Store, TreeEntry
+from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
 from grassroots.importers.dump import read_dump
 from grassroots.importers.sources import RawBundle, RawTable, json_value, read_bundle
 from grassroots.progress import Progress, silent
@@ -88,14 +89,18 @@ def import_bundle(
     for raw in bundle.tables:
         records.extend(_validate_table(raw, problems, extra_columns, max_cell))
         tick(len(raw.rows))
-    stored = _check_graph(store, records, problems)
-    if problems:
-        raise LedgerError(problems)
-    changes, outcome = _diff(store, records, stored)
-    outcome.dry_run = dry_run
-    outcome.extra_columns = extra_columns
-    if not dry_run and changes:
-        store.write(changes, progress)
+    # The critical section: what is stored is read, checked, diffed and written with no
+    # other import in between (two at once would each check against the state before).
+    with nullcontext() if dry_run else store.exclusive():
+        stored = _check_graph(store, records, problems)
+        if problems:
+            raise LedgerError(problems)
+        changes, outcome = _diff(store, records, stored)
+        outcome.dry_run = dry_run
+        outcome.extra_columns = extra_columns
+        if not dry_run and changes:
+            checkpoint("checked")  # a test-only pause point
+            store.write(changes, progress)
     return outcome
 
 

@@ -1,0 +1,510 @@
+"""Two real processes at once, on both stores: imports that race each other, and
+``grassroots serve`` answering while ``grassroots import`` writes.
+
+The races are made certain, not likely, by the test-only pause points of
+``grassroots.graph.store.checkpoint`` (GRASSROOTS_TEST_HOOKS): the first import stops
+inside its critical section, after it has checked and diffed and before it writes; the
+second is started then, and the first is let go only once the second has found the
+store busy (or, without a lock, has finished on its own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grassroots.graph.store import Changes, Store
+from grassroots.importers.ledger import import_path
+from grassroots.sample.city import generate, write_bundle
+from grassroots.schema import BY_NAME, Label, Node, RelType
+from tests.ledgers import small_city, write_ledger
+
+GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def said(self) -> str:
+        return f"exit {self.returncode}\n{self.stdout}\n{self.stderr}"
+
+
+class Pauses:
+    """The pause points of one ``grassroots`` process, through its own folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True)
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "GRASSROOTS_TEST_HOOKS": str(self.folder)}
+
+    def hold(self, point: str) -> None:
+        """Pause the process the next time it reaches ``point`` (any earlier pass there
+        is forgotten)."""
+        (self.folder / f"{point}.reached").unlink(missing_ok=True)
+        (self.folder / f"{point}.pause").touch()
+
+    def release(self, point: str) -> None:
+        (self.folder / f"{point}.pause").unlink(missing_ok=True)
+
+    def wait_for(
+        self, point: str, process: subprocess.Popen[str] | threading.Thread, seconds: float = 60
+    ) -> bool:
+        """Whether ``point`` is reached (False once ``process`` has ended without)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if (self.folder / f"{point}.reached").exists():
+                return True
+            ended = (
+                not process.is_alive()
+                if isinstance(process, threading.Thread)
+                else process.poll() is not None
+            )
+            if ended:
+                return (self.folder / f"{point}.reached").exists()
+            time.sleep(0.02)
+        return False
+
+
+def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [GRASSROOTS, *args],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> Result:
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    return Result(process.returncode, stdout, stderr)
+
+
+def run(*args: str, env: dict[str, str]) -> Result:
+    return finish(start(*args, env=env))
+
+
+def race(
+    env: dict[str, str], tmp_path: Path, first: Path, second: Path
+) -> tuple[Result, Result, bool]:
+    """Import ``first``, paused after its check, and meanwhile ``second``: their results,
+    and whether the second waited for the first."""
+    one, two = Pauses(tmp_path / "pauses-1"), Pauses(tmp_path / "pauses-2")
+    one.hold("checked")
+    a = start("import", str(first), env=one.env(env))
+    try:
+        assert one.wait_for("checked", a), f"the first import never got to write: {finish(a).said}"
+        b = start("import", str(second), env=two.env(env))
+        waited = two.wait_for("busy", b)
+    finally:
+        one.release("checked")
+    ra, rb = finish(a), finish(b)
+    for result in (ra, rb):
+        assert "Traceback" not in result.said and "internal error" not in result.said, result.said
+    return ra, rb, waited
+
+
+def stored_cycle(store: Store) -> list[str]:
+    """A party-org cycle in the store, if there is one."""
+    tree = store.snapshot().tree(Label.PARTY_ORG)
+    for start_id in tree:
+        seen: list[str] = []
+        node: str | None = start_id
+        while node is not None and node in tree:
+            if node in seen:
+                return seen
+            seen.append(node)
+            node = tree[node].parent
+    return []
+
+
+def two_free_orgs() -> dict[str, list[dict[str, Any]]]:
+    ledger = small_city()
+    ledger["party_orgs"] += [
+        {"id": "K01", "name": "甲支部", "form": "branch", "parent_id": "", "area_id": "G2"},
+        {"id": "K02", "name": "乙支部", "form": "branch", "parent_id": "", "area_id": "V"},
+    ]
+    return ledger
+
+
+def test_two_imports_at_once_cannot_make_a_cycle(
+    env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    ledger = two_free_orgs()
+    assert run("import", str(write_ledger(tmp_path / "base", ledger)), env=env).returncode == 0
+    k01, k02 = (dict(org) for org in ledger["party_orgs"][-2:])
+    k01["parent_id"], k02["parent_id"] = "K02", "K01"
+    x = write_ledger(tmp_path / "x", {"party_orgs": [k01]})
+    y = write_ledger(tmp_path / "y", {"party_orgs": [k02]})
+    assert run("import", "--dry-run", str(y), env=env).returncode == 0  # each alone is valid
+
+    first, second, waited = race(env, tmp_path, x, y)
+
+    assert first.returncode == 0, first.said
+    assert second.returncode == 1, second.said
+    assert "cycle" in second.stderr and "nothing was written" in second.stderr
+    assert stored_cycle(store) == []
+    # The store's own export imports again: nothing in it is invalid.
+    assert run("export", str(tmp_path / "all.jsonl"), env=env).returncode == 0
+    again = run("import", str(tmp_path / "all.jsonl"), env=env)
+    assert again.returncode == 0 and "nothing changed" in again.stdout, again.said
+    assert waited, "the second import did not wait for the first"
+
+
+def test_one_id_cannot_become_two_kinds_at_once(
+    env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    assert (
+        run("import", str(write_ledger(tmp_path / "base", small_city())), env=env).returncode == 0
+    )
+    area = {"id": "RT-DUP", "name": "东山第3网格", "kind": "grid", "parent_id": "K"}
+    org = {"id": "RT-DUP", "name": "第3网格党支部", "form": "branch", "parent_id": "OK"}
+    org["area_id"] = "G2"
+    x = write_ledger(tmp_path / "x", {"areas": [area]})
+    y = write_ledger(tmp_path / "y", {"party_orgs": [org]})
+
+    first, second, waited = race(env, tmp_path, x, y)
+
+    assert first.returncode == 0, first.said
+    assert second.returncode == 1, second.said
+    assert "'RT-DUP' is already stored as a" in second.stderr
+    view = store.snapshot()
+    node = view.nodes(["RT-DUP"])["RT-DUP"]
+    assert (node.label, node.props["name"]) == (Label.AREA, area["name"])
+    assert set(node.refs) == {RelType.WITHIN}  # no party org's references on it
+    assert view.neighbours(["RT-DUP"], RelType.BUILT_ON, "out")["RT-DUP"] == []
+    assert waited, "the second import did not wait for the first"
+
+
+def test_two_identical_imports_at_once_the_second_finds_nothing_to_do(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = write_ledger(tmp_path / "l", small_city())
+
+    first, second, waited = race(env, tmp_path, folder, folder)
+
+    assert first.returncode == 0 and "10 created" in first.stdout, first.said
+    assert second.returncode == 0, second.said
+    assert "nothing changed" in second.stdout
+    assert waited, "the second import did not wait for the first"
+
+
+def test_an_import_that_waits_too_long_says_who_is_writing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    one = Pauses(tmp_path / "pauses")
+    one.hold("checked")
+    a = start("import", str(write_ledger(tmp_path / "l", small_city())), env=one.env(env))
+    try:
+        assert one.wait_for("checked", a), finish(a).said
+        later = write_ledger(tmp_path / "later", {"areas": small_city()["areas"][:1]})
+        began = time.monotonic()
+        busy = run("import", str(later), env={**env, "GRASSROOTS_LOCK_SECONDS": "1"})
+        waited = time.monotonic() - began
+    finally:
+        one.release("checked")
+    assert finish(a).returncode == 0
+    assert busy.returncode == 1, busy.said
+    assert waited >= 1
+    assert "another import is writing to this store since" in busy.stderr
+    assert f"pid {a.pid})" in busy.stderr
+    assert "wait for it to finish and run this import again" in busy.stderr
+    assert "Traceback" not in busy.said
+
+
+def test_a_killed_import_does_not_keep_the_store_locked(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    one = Pauses(tmp_path / "pauses")
+    one.hold("checked")
+    folder = write_ledger(tmp_path / "l", small_city())
+    a = start("import", str(folder), env=one.env(env))
+    assert one.wait_for("checked", a), finish(a).said
+    a.kill()  # inside its critical section, holding the lock
+    assert finish(a).returncode != 0
+    again = run("import", str(folder), env={**env, "GRASSROOTS_LOCK_SECONDS": "5"})
+    assert again.returncode == 0 and "10 created" in again.stdout, again.said
+
+
+def test_a_write_waiting_on_another_process_keeps_both_writes(
+    store: Store, env: dict[str, str], tmp_path: Path
+) -> None:
+    """This process writes while another's import is inside its write transaction: once
+    both have committed, this process sees both (it used to keep a stale copy)."""
+    base = small_city()
+    import_path(store, write_ledger(tmp_path / "base", base))
+    view = store.snapshot()
+    renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
+    pauses = Pauses(tmp_path / "pauses")
+    pauses.hold("writing")
+    other = start(
+        "import", str(write_ledger(tmp_path / "r", {"areas": renamed})), env=pauses.env(env)
+    )
+    try:
+        assert pauses.wait_for("writing", other), finish(other).said
+        mine = view.nodes(["P1"])["P1"]
+        changed = Node(mine.label, {**mine.props, "name": "王伟（改）"}, mine.refs)
+        writer = threading.Thread(target=view.write, args=(Changes(nodes=[changed]),))
+        writer.start()
+        time.sleep(0.5)  # our write now waits for theirs (or, on Neo4j, need not)
+    finally:
+        pauses.release("writing")
+    writer.join(timeout=120)
+    assert finish(other).returncode == 0
+    for reader in (view, store, store.snapshot()):
+        found = reader.nodes(["P1", "K"])
+        assert found["P1"].props["name"] == "王伟（改）"
+        assert found["K"].props["name"] == "东山社区（新）"
+
+
+# -- serve while an import runs --------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _ask(url: str, body: dict[str, Any] | None = None, token: str = "") -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """A ``grassroots serve`` process on a free loopback port: its base URL, and the
+    lines it has logged so far."""
+    port = _free_port()
+    process = start("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
+    log: list[str] = []
+
+    def collect(stream: Any) -> None:
+        for line in stream:
+            log.append(line)
+
+    readers = [
+        threading.Thread(target=collect, args=(s,), daemon=True)
+        for s in (process.stdout, process.stderr)
+    ]
+    for reader in readers:
+        reader.start()
+    url = ""
+    deadline = time.monotonic() + 120
+    while not url and time.monotonic() < deadline and process.poll() is None:
+        for line in list(log):
+            if "GraphQL API: http://" in line:
+                url = line.split("http://")[1].split("/graphql")[0]
+        time.sleep(0.05)
+    try:
+        assert url, "".join(log)
+        base = f"http://{url}"
+        while time.monotonic() < deadline:  # it prints its address before it listens
+            try:
+                if _ask(f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        yield base, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for reader in readers:
+            reader.join(timeout=10)
+
+
+QUERY = """query Probe($id: ID!) {
+  areas(first: 1) { totalCount }
+  area(id: $id) { id parent { id } }
+}"""
+
+
+def test_serve_answers_the_old_or_the_new_graph_while_an_import_runs(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Pollers on six threads (four on /healthz, which serve answers on worker threads
+    beside each other) while imports run: one that adds most of a city, then renames
+    of every area, each of which serve reloads."""
+    city = generate("small", seed=11)
+    old_rows = {t: rows for t, rows in city.items() if t in ("areas", "party_orgs")}
+    list(write_bundle(old_rows, tmp_path / "old"))
+    list(write_bundle(city, tmp_path / "new"))
+    renames = []
+    for round_ in range(1, 6):
+        areas = [dict(a, name=f"{a['name']}（{round_}）") for a in city["areas"]]
+        renames.append(write_ledger(tmp_path / f"rename-{round_}", {"areas": areas}))
+    old_nodes = sum(len(rows) for rows in old_rows.values())
+    new_nodes = sum(len(rows) for t, rows in city.items() if BY_NAME[t].is_node)
+    assert new_nodes > old_nodes
+    area_count = len(city["areas"])
+    probe = next(a for a in city["areas"] if a["kind"] == "district")
+    assert run("import", str(tmp_path / "old"), env=env).returncode == 0
+
+    with serving(env) as (base, log):
+        seen: dict[int, list[tuple[int | None, Any]]] = {}
+        stop = threading.Event()
+        variables = {"id": probe["id"]}
+
+        def poll(number: int) -> None:
+            answers = seen.setdefault(number, [])
+            while not stop.is_set():
+                if number < 4:
+                    status, body = _ask(f"{base}/healthz")
+                    answers.append((status, body.get("nodes") if status == 200 else body))
+                else:
+                    status, body = _ask(f"{base}/graphql", {"query": QUERY, "variables": variables})
+                    answers.append((status, body))
+
+        pollers = [threading.Thread(target=poll, args=(n,)) for n in range(6)]
+        for poller in pollers:
+            poller.start()
+        try:
+            time.sleep(0.5)
+            imports = [run("import", str(tmp_path / "new"), env=env)]
+            _, after = _ask(f"{base}/healthz")  # asked once the import has exited
+            for folder in renames:
+                imports.append(run("import", str(folder), env=env))
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            for poller in pollers:
+                poller.join(timeout=120)
+    for result in imports:
+        assert result.returncode == 0, result.said
+    assert after["nodes"] == new_nodes  # serve answers the new graph without a restart
+
+    healths = [a for n, answers in seen.items() if n < 4 for a in answers]
+    queries = [a for n, answers in seen.items() if n >= 4 for a in answers]
+    assert len(healths) > 40 and len(queries) > 10
+    for status, nodes in healths:
+        assert status == 200 and nodes in (old_nodes, new_nodes), (status, nodes)
+    for status, body in queries:
+        assert status == 200 and "errors" not in body, body
+        assert body["data"]["areas"]["totalCount"] == area_count, body
+        assert body["data"]["area"] == {"id": probe["id"], "parent": {"id": probe["parent_id"]}}
+    for number, answers in seen.items():  # each poller sees the new graph, then only it
+        if number < 4:
+            states = [nodes for _, nodes in answers]
+            assert states[-1] == new_nodes
+            assert old_nodes not in states[states.index(new_nodes) :]
+    lines = "".join(log)
+    assert "Traceback" not in lines and "Error" not in lines, lines[-3000:]
+
+
+def test_while_serve_reloads_it_answers_from_the_whole_old_graph(tmp_path: Path) -> None:
+    """The embedded store only (Neo4j does not reload): serve's reload is held halfway,
+    after the nodes and before the links; meanwhile serve answers at once, from the
+    complete old graph, and once the reload is let go, from the new one."""
+    env = {**os.environ, "GRASSROOTS_STORE": "memory", "GRASSROOTS_DATA": str(tmp_path / "s")}
+    ledger = small_city()
+    grids = {"areas": [a for a in ledger["areas"] if a["kind"] != "building"]}
+    assert run("import", str(write_ledger(tmp_path / "old", grids)), env=env).returncode == 0
+    pauses = Pauses(tmp_path / "pauses")
+    with serving(pauses.env(env)) as (base, log):
+        before = _ask(f"{base}/healthz")[1]["nodes"]
+        assert run("import", str(write_ledger(tmp_path / "new", ledger)), env=env).returncode == 0
+        pauses.hold("reloading")
+        reloaded: list[tuple[int, Any]] = []
+        reloader = threading.Thread(target=lambda: reloaded.append(_ask(f"{base}/healthz")))
+        reloader.start()
+        try:
+            assert pauses.wait_for("reloading", reloader), "".join(log)
+            during = [_ask(f"{base}/healthz")[1]["nodes"] for _ in range(3)]
+            query = """{ areas(first: 100) { totalCount }
+                         b1: area(id: "B1") { id } g1: area(id: "G1") { parent { id } } }"""
+            status, body = _ask(f"{base}/graphql", {"query": query})
+        finally:
+            pauses.release("reloading")
+        reloader.join(timeout=60)
+        after = _ask(f"{base}/healthz")[1]["nodes"]
+    assert during == [before] * 3
+    assert status == 200 and body["data"] == {
+        "areas": {"totalCount": len(grids["areas"])},
+        "b1": None,
+        "g1": {"parent": {"id": "K"}},
+    }, body
+    new_nodes = sum(len(rows) for t, rows in ledger.items() if BY_NAME[t].is_node)
+    assert reloaded == [(200, reloaded[0][1])] and reloaded[0][1]["nodes"] == new_nodes
+    assert after == new_nodes
+
+
+MUTATION = """mutation Add($input: AreaInput!) {
+  addArea(input: $input) { __typename ... on Area { id name } ... on Failure { message } }
+}"""
+
+
+def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    base = small_city()
+    assert run("import", str(write_ledger(tmp_path / "base", base)), env=env).returncode == 0
+    renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
+    folder = write_ledger(tmp_path / "renamed", {"areas": renamed})
+    serve_pauses = Pauses(tmp_path / "serve-pauses")
+    writer = {**serve_pauses.env(env), "GRASSROOTS_API_TOKENS": "planner-token=write"}
+    with serving(writer) as (url, log):
+        pauses = Pauses(tmp_path / "pauses")
+        pauses.hold("writing")
+        other = start("import", str(folder), env=pauses.env(env))
+        answer: list[tuple[int, Any]] = []
+        try:
+            assert pauses.wait_for("writing", other), finish(other).said
+            area = {"id": "G3", "name": "东山第3网格", "kind": "GRID", "parentId": "K"}
+            mutation = {"query": MUTATION, "variables": {"input": area}}
+            sender = threading.Thread(
+                target=lambda: answer.append(_ask(f"{url}/graphql", mutation, "planner-token"))
+            )
+            sender.start()
+            deadline = time.monotonic() + 10
+            while not (serve_pauses.folder / "busy.reached").exists() and not answer:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+        finally:
+            pauses.release("writing")
+        sender.join(timeout=120)
+        assert finish(other).returncode == 0
+        status, body = answer[0]
+        assert status == 200 and body.get("data"), body
+        assert body["data"]["addArea"]["__typename"] == "Area", body
+        query = '{ k: area(id: "K") { name } g3: area(id: "G3") { name parent { id } } }'
+        status, body = _ask(f"{url}/graphql", {"query": query})
+    assert body["data"] == {
+        "k": {"name": "东山社区（新）"},
+        "g3": {"name": "东山第3网格", "parent": {"id": "K"}},
+    }, body
+    assert "Traceback" not in "".join(log)
