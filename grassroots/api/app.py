@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
-        return Context(opened, config, grants)
+        return Context(opened.snapshot(), config, grants)  # one snapshot per request
 
     app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None)
     router: GraphQLRouter[Context, None] = Utf8GraphQLRouter(

@@ -126,6 +126,7 @@ def coverage(
     """Check the chosen rules (every machine-checkable rule of every pack by default; the
     command line asks for core and the chosen packs, see ``packs_to_run``) as of ``as_of``
     (default today), on the whole graph or inside ``scope``."""
+    store = store.snapshot()  # the whole report from one consistent state
     day = as_of or date.today()
     area = scope_area(store, scope) if scope else None
     evaluator = evaluator_for(store)
@@ -153,6 +154,7 @@ def breakdown(
     as_of: date | None = None,
 ) -> list[tuple[str, str, Report]]:
     """The report for each area of ``kind`` (inside ``scope``): ``(id, name, report)``."""
+    store = store.snapshot()  # every area's report from the same state
     tree = store.tree(Label.AREA)
     inside = set(areas_within(store, scope_area(store, scope))) if scope else None
     areas = sorted(
