@@ -40,17 +40,27 @@ def test_a_blocked_write_is_retried_until_it_commits(
     ledger["areas"][3]["name"] = "东山社区（新）"
     folder = write_ledger(tmp_path / "changed", {"areas": ledger["areas"]})
 
-    # Another client holds a write lock on the community for 3 s; the server's lock wait
-    # is 2 s (tools/neo4j), so our first attempt fails with a transient error.
+    # Another client holds a write lock on the community until our first attempt has
+    # failed (the server's lock wait is 2 s, tools/neo4j) and the driver has begun a
+    # second: however slow the machine, the first attempt cannot get the lock.
     session = neo4j_store.driver.session(database=neo4j_store.database)
     holder = session.begin_transaction()
     holder.run("MATCH (n:Node {id: 'K'}) SET n.name = 'held'").consume()
-    release = threading.Timer(3.0, lambda: (holder.rollback(), session.close()))
-    release.start()
+    neo4j_store.last_write_attempts = 0
+
+    def release() -> None:
+        deadline = time.monotonic() + 120
+        while neo4j_store.last_write_attempts < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        holder.rollback()
+        session.close()
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
     try:
         import_path(neo4j_store, folder)
     finally:
-        release.join()
+        releaser.join()
     assert neo4j_store.last_write_attempts >= 2
     assert neo4j_store.nodes(["K"])["K"].props["name"] == "东山社区（新）"
 
