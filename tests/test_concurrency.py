@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from grassroots.errors import StoreBusy
+from grassroots.graph.memory import MemoryStore
+from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Changes, Store
 from grassroots.importers.ledger import import_path
 from grassroots.sample.city import generate, write_bundle
@@ -233,6 +238,36 @@ def test_an_import_that_waits_too_long_says_who_is_writing(
     assert "Traceback" not in busy.said
 
 
+def test_the_lock_is_no_part_of_the_graph(
+    store: Store, env: dict[str, str], tmp_path: Path
+) -> None:
+    import_path(store, write_ledger(tmp_path / "base", small_city()))
+    counts, elements = store.counts(), list(store.elements())
+    one = Pauses(tmp_path / "pauses")
+    one.hold("checked")
+    renamed = [dict(a, name=a["name"] + "（新）") for a in small_city()["areas"]]
+    a = start("import", str(write_ledger(tmp_path / "r", {"areas": renamed})), env=one.env(env))
+    try:
+        assert one.wait_for("checked", a), finish(a).said
+        busy = pytest.raises(StoreBusy, match="another import is writing to this store since")
+        with busy, store.exclusive(timeout=0.5):
+            pass
+        assert store.counts() == counts and list(store.elements()) == elements
+        if isinstance(store, Neo4jStore):
+            assert store.read(LEASES)[0]["n"] == 1
+    finally:
+        one.release("checked")
+    assert finish(a).returncode == 0
+    assert store.counts() == counts
+    if isinstance(store, Neo4jStore):
+        assert store.read(LEASES)[0]["n"] == 0  # released at the end
+    with store.exclusive(timeout=0.5):  # free again
+        pass
+
+
+LEASES = "MATCH (lease:GrassrootsLock) RETURN count(lease) AS n"
+
+
 def test_a_killed_import_does_not_keep_the_store_locked(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -276,6 +311,36 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
         found = reader.nodes(["P1", "K"])
         assert found["P1"].props["name"] == "王伟（改）"
         assert found["K"].props["name"] == "东山社区（新）"
+
+
+def test_a_write_leaves_snapshots_taken_before_it_as_they_were(tmp_path: Path) -> None:
+    """The embedded store only (a Neo4j snapshot is the live store): a write builds its
+    snapshot from the last one, sharing what it does not touch; the old one must not
+    change, and the new one must equal what a fresh load of the same folder reads."""
+    store = MemoryStore(tmp_path / "s")
+    ledger = small_city()
+    import_path(store, write_ledger(tmp_path / "base", ledger))
+    before = store.snapshot()
+    old = list(before.elements()), before.counts(), before.tree(Label.PARTY_ORG)
+    changed = small_city()
+    changed["areas"][4]["parent_id"] = "S"  # G1 moves up, under the subdistrict
+    changed["areas"][4]["kind"] = "community"
+    changed["party_orgs"][4]["parent_id"] = "OS"
+    changed["areas"].append({"id": "G3", "name": "新网格", "kind": "grid", "parent_id": "K"})
+    changed["posts"] = [dict(p, post="other") for p in changed["posts"]]
+    import_path(store, write_ledger(tmp_path / "changed", changed))
+
+    assert (list(before.elements()), before.counts(), before.tree(Label.PARTY_ORG)) == old
+    fresh = MemoryStore(tmp_path / "s")
+    assert list(store.elements()) == list(fresh.elements()) != old[0]
+    assert store.counts() == fresh.counts()
+    for rel in (RelType.WITHIN, RelType.UNDER, RelType.HOLDS_POST, RelType.BUILT_ON):
+        ids = [n.id for n in fresh.elements() if isinstance(n, Node)]
+        for direction in ("out", "in"):
+            assert store.neighbours(ids, rel, direction) == fresh.neighbours(ids, rel, direction)
+    assert store.tree(Label.AREA) == fresh.tree(Label.AREA)
+    fresh.close()
+    store.close()
 
 
 # -- serve while an import runs --------------------------------------------------------

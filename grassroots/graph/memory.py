@@ -227,9 +227,7 @@ class _Builder:
         else:
             self.graph.add_edge(start, end, key=key, props=props)
         self._typed(key[0])[(start, end, key)] = props
-        if not self._mine("ends"):
-            self.ends = dict(self.ends)
-        self.ends[key] = (start, end)
+        self.ends[key] = (start, end)  # from_snapshot copied this flat map
 
     def drop_edge(self, start: str, end: str, key: EdgeKey) -> None:
         if self.shared:
