@@ -46,4 +46,4 @@ bench: $(STAMP)
 
 clean:
 	tools/neo4j/neo4j.sh stop || true
-	rm -rf $(VENV) .neo4j grassroots-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .neo4j grassroots-data grassroots-demo .pytest_cache .mypy_cache .ruff_cache

@@ -26,9 +26,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
 
     # The coverage packs a planner checks besides core when `grassroots coverage` names
-    # none: "dalian" or "dalian,shandong" (`--pack all` checks every pack).
+    # none: "dalian" or "dalian,shandong" (`--pack all` checks every pack). The default is
+    # the contract's own regional pack, so that a report with no --pack still checks every
+    # rule CONTRACT.md names (core and dalian), and no other region's numbers; an empty
+    # GRASSROOTS_PACKS checks core alone.
     packs: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias=_env("GRASSROOTS_PACKS")
+        default_factory=lambda: ["dalian"], validation_alias=_env("GRASSROOTS_PACKS")
     )
 
     store: StoreKind = Field(StoreKind.MEMORY, validation_alias=_env("GRASSROOTS_STORE"))

@@ -31,10 +31,6 @@ class _NoQueryStrings(logging.Filter):
 _ACCESS_LOG = logging.getLogger("uvicorn.access")
 if not any(isinstance(f, _NoQueryStrings) for f in _ACCESS_LOG.filters):
     _ACCESS_LOG.addFilter(_NoQueryStrings())
-# The Neo4j driver logs every query's parameters and every record at DEBUG: a search
-# text, an id typed into an argument, a phone returned. It stays at INFO, whatever the
-# root logger's level.
-logging.getLogger("neo4j").setLevel(logging.INFO)
 
 
 class Utf8GraphQLRouter(GraphQLRouter[Context, None]):

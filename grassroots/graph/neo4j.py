@@ -32,6 +32,7 @@ over. The lease node has no ``Node`` label, so no export, count, reset or query 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -67,6 +68,11 @@ from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
 from grassroots.schema.tables import BY_LINK, REFERENCE_TYPES
 from grassroots.settings import Settings
+
+# The driver logs every query's parameters and every record at DEBUG: a search text, an id
+# typed into an argument, a phone returned (CONTRACT.md: logs never hold personal data).
+# It stays at INFO whatever the root logger's level, in the CLI and in serve alike.
+logging.getLogger("neo4j").setLevel(logging.INFO)
 
 PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
 
