@@ -200,7 +200,8 @@ class SqlParams:
                 if op == "exists":
                     out.append(f"{expression} IS {'NOT ' if operand else ''}NULL")
                 elif op == "ne":
-                    out.append(f"({expression} IS NULL OR NOT {self.one_of(expression, kind, [operand])})")
+                    same = self.one_of(expression, kind, [operand])
+                    out.append(f"({expression} IS NULL OR NOT {same})")
                 else:
                     value = self.number(alias, layout, name)
                     limit = self.param(float(operand))

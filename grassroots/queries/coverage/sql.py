@@ -147,7 +147,13 @@ class Compiler(SqlParams):
         reached = self.walk(rule.path)
         if rule.same_as is not None:
             reached += "\nINTERSECT\n" + self.walk(rule.same_as)
-        body = f"SELECT r.id AS id, count(*) AS n\nFROM (\n{_indent(reached)}\n) AS r\nGROUP BY r.id"
+        body = "\n".join(
+            [
+                "SELECT r.id AS id, count(*) AS n",
+                f"FROM (\n{_indent(reached)}\n) AS r",
+                "GROUP BY r.id",
+            ]
+        )
         self.ctes.append(f"{name} AS (\n{_indent(body)}\n)")
         self.joins.append(f"LEFT JOIN {name} ON {name}.id = f.id")
         found = f"coalesce({name}.n, 0)"
