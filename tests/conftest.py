@@ -76,9 +76,15 @@ def env(store: Store, store_kind: str, tmp_path: Path) -> dict[str, str]:
     variables["GRASSROOTS_DATA"] = str(tmp_path / "store")
     if store_kind == "neo4j":
         variables["NEO4J_URI"] = neo4j_settings().neo4j_uri
-    if isinstance(store, DuckStore):
-        store.close()  # DuckDB lets one process hold the file: the CLI's; reads reopen it
+    release(store)
     return variables
+
+
+def release(store: Store) -> None:
+    """Let another process (the CLI, a server) open an embedded store's file: DuckDB
+    admits one process at a time; the store opens it again on its next read."""
+    if isinstance(store, DuckStore):
+        store.close()
 
 
 def snapshot(store: Store, tmp_path: Path) -> str:
