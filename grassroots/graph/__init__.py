@@ -16,7 +16,7 @@ def open_store(settings: Settings) -> Store:
     if settings.store is StoreKind.DUCKDB:
         from grassroots.graph.duck import DuckStore
 
-        return DuckStore(settings.data)
+        return DuckStore(settings.data, settings.lock_seconds)
     from grassroots.graph.memory import MemoryStore
 
     return MemoryStore(settings.data, settings.lock_seconds)

@@ -30,10 +30,18 @@ let another (a CLI import) use the file in between.
 
 Threads. DuckDB connections are not shared between threads: each thread reads through
 its own cursor on the one database.
+
+Snapshots and the critical section. ``snapshot()`` is a view reading through one cursor
+held inside one read transaction (DuckDB's MVCC), so a request or a report sees one
+committed state; the transaction ends when the view is dropped, and a write through the
+view moves it on to the state it made. ``exclusive()``, the import's critical section,
+is a lock per store file within the process; DuckDB's own file lock already keeps any
+other process out while this one has the file open.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -41,6 +49,7 @@ import types
 import typing
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -50,13 +59,15 @@ from typing import Any
 import duckdb
 import orjson
 
-from grassroots.errors import StoreError, StoreUnavailable
+from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
 from grassroots.graph.store import (
     Changes,
     Direction,
     Neighbour,
     Page,
     TreeEntry,
+    busy_message,
+    checkpoint,
     neighbour_order,
 )
 from grassroots.progress import Progress, silent
@@ -297,14 +308,28 @@ WHERE {q(key)} IN {IDS}
 """
 
 
+_WRITERS: dict[Path, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    """One critical section per store file in this process, however many stores open it."""
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(path.resolve(), threading.RLock())
+
+
 class DuckStore:
     name = "duckdb"
 
-    def __init__(self, data: Path, lock_seconds: float = 5.0) -> None:
+    def __init__(self, data: Path, lock_seconds: float = 60.0) -> None:
         self.data = data
         self.path = data / FILE_NAME
-        self.lock_seconds = lock_seconds  # how long opening waits for another process
+        # how long opening waits for another process, and exclusive() for another import
+        self.lock_seconds = lock_seconds
         self._guard = threading.Lock()
+        self._writer = _writer_lock(self.path)
+        self._pin: duckdb.DuckDBPyConnection | None = None  # a snapshot view's cursor
+        self._pin_guard = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._epoch = 0  # bumped on close, so threads' cursors of an old connection go
         self._local = threading.local()
@@ -377,6 +402,11 @@ class DuckStore:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own connection to the database."""
+        if self._pin is not None:
+            return self._pin
+        return self._own_cursor()
+
+    def _own_cursor(self) -> duckdb.DuckDBPyConnection:
         db = self._connection()
         local = self._local
         if getattr(local, "epoch", None) != self._epoch or local.cursor is None:
@@ -388,27 +418,70 @@ class DuckStore:
         return cursor
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """One read, in its own transaction."""
-        cur = self.cursor()
-        try:
-            return cur.execute(sql, _bound(sql, params or {})).fetchall()
-        except duckdb.Error as exc:
-            raise _error(exc) from None
+        """One read, in its own transaction (or the snapshot's)."""
+        return self._reads([(sql, params or {})])[0]
 
     def _reads(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
-        """Several reads from one snapshot: one read transaction around them all."""
-        cur = self.cursor()
+        """Several reads from one snapshot: one read transaction around them all (a
+        snapshot view's own, which it holds)."""
         try:
+            if self._pin is not None:
+                with self._pin_guard:  # a view may be read from more than one thread
+                    return [
+                        self._pin.execute(sql, _bound(sql, params)).fetchall()
+                        for sql, params in statements
+                    ]
+            cur = self._own_cursor()
             cur.begin()
             try:
-                out = [
+                return [
                     cur.execute(sql, _bound(sql, params)).fetchall() for sql, params in statements
                 ]
             finally:
                 cur.commit()
         except duckdb.Error as exc:
             raise _error(exc) from None
-        return out
+
+    # -- snapshots and the writers' critical section -----------------------------------
+
+    def snapshot(self) -> DuckStore:
+        """A view of this store reading from one committed state until it is dropped."""
+        view = copy.copy(self)
+        view._pin_guard = threading.Lock()
+        view._pin = self._connection().cursor()
+        try:
+            view._pin.begin()
+        except duckdb.Error as exc:
+            raise _error(exc) from None
+        return view
+
+    def _move_on(self) -> None:
+        """A view's own write: read from the state it made."""
+        if self._pin is not None:
+            with self._pin_guard:
+                self._pin.commit()
+                self._pin.begin()
+
+    def __del__(self) -> None:
+        pin = getattr(self, "_pin", None)
+        if pin is not None:
+            with suppress(duckdb.Error):
+                pin.close()
+
+    @contextmanager
+    def exclusive(self, timeout: float | None = None) -> Iterator[None]:
+        """The import's critical section in this process (DuckDB's file lock keeps other
+        processes out); waits up to ``timeout`` (default ``lock_seconds``), then raises
+        StoreBusy."""
+        wait = self.lock_seconds if timeout is None else timeout
+        if not self._writer.acquire(blocking=False):
+            checkpoint("busy")
+            if not self._writer.acquire(timeout=wait):
+                raise StoreBusy(busy_message({}, wait))
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     # -- the Store protocol: reads -----------------------------------------------------
 
@@ -565,22 +638,25 @@ FROM {q(label.value)} AS n
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
         tick = progress("writing", len(changes))
-        cur = self.cursor()
-        try:
-            cur.begin()
+        with self.exclusive():
+            cur = self._own_cursor()
             try:
-                self._write_nodes(cur, changes)
-                tick(len(changes.nodes))
-                self._write_links(cur, changes)
-                tick(len(changes.links))
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
-        except duckdb.Error as exc:
-            raise StoreError(
-                f"the embedded store rejected the import, so nothing was written: {exc}"
-            ) from None
+                cur.begin()
+                try:
+                    self._write_nodes(cur, changes)
+                    tick(len(changes.nodes))
+                    self._write_links(cur, changes)
+                    tick(len(changes.links))
+                    checkpoint("writing")  # a test-only pause point
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"the embedded store rejected the import, so nothing was written: {exc}"
+                ) from None
+        self._move_on()
 
     def _write_nodes(self, cur: duckdb.DuckDBPyConnection, changes: Changes) -> None:
         stored = [node.id for node in changes.nodes if node.id not in changes.new]
@@ -615,18 +691,25 @@ FROM {q(label.value)} AS n
             _insert(cur, layout, rows)
 
     def reset(self) -> None:
-        cur = self.cursor()
-        try:
-            cur.begin()
-            for layout in LAYOUTS:
-                cur.execute(f"DELETE FROM {q(layout.name)}")
-            cur.commit()
-        except duckdb.Error as exc:
-            cur.rollback()
-            raise _error(exc) from None
+        with self.exclusive():
+            cur = self._own_cursor()
+            try:
+                cur.begin()
+                for layout in LAYOUTS:
+                    cur.execute(f"DELETE FROM {q(layout.name)}")
+                cur.commit()
+            except duckdb.Error as exc:
+                cur.rollback()
+                raise _error(exc) from None
+        self._move_on()
 
     def close(self) -> None:
-        """Release the file (for another process); the next read opens it again."""
+        """Release the file (for another process); the next read opens it again. On a
+        snapshot view: end its read transaction only."""
+        if self._pin is not None:
+            self._pin.close()
+            self._pin = None
+            return
         with self._guard:
             for cursor in self._cursors:
                 cursor.close()
