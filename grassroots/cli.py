@@ -411,15 +411,17 @@ def _where(settings: Settings) -> str:
 def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
     """The demo's own embedded store (GRASSROOTS_DEMO_DATA), whatever GRASSROOTS_STORE and
     GRASSROOTS_DATA say: only --store neo4j, or --data, on the command line sends the
-    sample city elsewhere."""
+    sample city elsewhere (``--store duckdb`` keeps it embedded, on DuckDB)."""
     base = load_settings()
-    if (store or _chosen.get("store")) is StoreKind.NEO4J:
+    chosen = store or _chosen.get("store")
+    if chosen is StoreKind.NEO4J:
         if data is not None:
             raise GrassrootsError(
                 "--data names an embedded store's folder; leave it out with --store neo4j"
             )
         return base.model_copy(update={"store": StoreKind.NEO4J})
-    return base.model_copy(update={"store": StoreKind.MEMORY, "data": data or base.demo_data})
+    embedded = StoreKind.DUCKDB if chosen is StoreKind.DUCKDB else StoreKind.MEMORY
+    return base.model_copy(update={"store": embedded, "data": data or base.demo_data})
 
 
 def _other_data(store: Store, sample: Path) -> dict[str, int]:

@@ -16,6 +16,7 @@ from grassroots.errors import ConfigError
 class StoreKind(StrEnum):
     MEMORY = "memory"
     NEO4J = "neo4j"
+    DUCKDB = "duckdb"  # the embedded store on DuckDB (grassroots.graph.duck); not yet the default
 
 
 def _env(*names: str) -> AliasChoices:

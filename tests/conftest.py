@@ -1,8 +1,9 @@
-"""One suite, both stores: every test that takes ``store`` runs on the embedded store and
-on a real Neo4j server (started by ``make test``, or named by ``NEO4J_URI``).
+"""One suite, every store: every test that takes ``store`` runs on the two embedded
+stores (networkx, DuckDB) and on a real Neo4j server (started by ``make test``, or
+named by ``NEO4J_URI``).
 
 There is no skipping: without a reachable Neo4j the Neo4j half fails, loudly. Run only
-the embedded half with ``pytest -k memory`` when you mean to.
+an embedded half with ``pytest -k memory`` or ``pytest -k duckdb`` when you mean to.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 import pytest
 
 from grassroots.errors import StoreUnavailable
+from grassroots.graph.duck import DuckStore
 from grassroots.graph.memory import MemoryStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Store
 from grassroots.importers import write_dump
 from grassroots.settings import Settings, StoreKind
 
-STORES = ["memory", "neo4j"]
+STORES = ["memory", "duckdb", "neo4j"]
 
 
 def neo4j_settings() -> Settings:
@@ -56,6 +58,10 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         memory = MemoryStore(tmp_path / "store")
         yield memory
         memory.close()
+    elif store_kind == "duckdb":
+        duck = DuckStore(tmp_path / "store")
+        yield duck
+        duck.close()
     else:
         neo4j: Neo4jStore = request.getfixturevalue("neo4j_store")
         neo4j.reset()
@@ -70,7 +76,15 @@ def env(store: Store, store_kind: str, tmp_path: Path) -> dict[str, str]:
     variables["GRASSROOTS_DATA"] = str(tmp_path / "store")
     if store_kind == "neo4j":
         variables["NEO4J_URI"] = neo4j_settings().neo4j_uri
+    release(store)
     return variables
+
+
+def release(store: Store) -> None:
+    """Let another process (the CLI, a server) open an embedded store's file: DuckDB
+    admits one process at a time; the store opens it again on its next read."""
+    if isinstance(store, DuckStore):
+        store.close()
 
 
 def snapshot(store: Store, tmp_path: Path) -> str:

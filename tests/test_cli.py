@@ -364,7 +364,7 @@ def test_demo_asks_before_writing_into_a_store_with_other_data(
     if store_kind == "neo4j":
         target = ["--store", "neo4j"]
     else:
-        target = ["--store", "memory", "--data", env["GRASSROOTS_DATA"]]
+        target = ["--store", store_kind, "--data", env["GRASSROOTS_DATA"]]
 
     line = one_line_error(run("demo", "--no-serve", *target, env=env, stdin=""))
     assert f"{len(ledger['areas'])} Area" in line and f"{len(ledger['people'])} Person" in line

@@ -719,6 +719,27 @@ def test_the_contract_rules_on_a_sample_city_match_a_plain_evaluation(
     assert all(ids for ids in everywhere.values())  # every rule has gaps to find
 
 
+@pytest.mark.parametrize("store_kind", ["duckdb", "neo4j"])
+def test_every_pack_gives_the_networkx_stores_report(store: Store, tmp_path: Path) -> None:
+    """Each store's translation of every rule of every pack (SQL, Cypher) agrees with
+    the networkx store's evaluation, rule by rule, as of two days, in and out of a scope."""
+    from grassroots.graph.memory import MemoryStore
+
+    rows = generate("small", seed=7)
+    list(write_bundle(rows, tmp_path / "city"))
+    import_path(store, tmp_path / "city")
+    reference = MemoryStore(tmp_path / "reference")
+    import_path(reference, tmp_path / "city")
+    subdistrict = next(a["id"] for a in rows["areas"] if a["kind"] == "subdistrict")
+    for day in (DAY, date(2024, 1, 1)):
+        for scope in (None, subdistrict):
+            ours = coverage(store, as_of=day, scope=scope).to_json()
+            theirs = coverage(reference, as_of=day, scope=scope).to_json()
+            for mine, expected in zip(ours["rules"], theirs["rules"], strict=True):
+                assert mine == expected, (mine["id"], day, scope)
+    reference.close()
+
+
 # -- the packs as knowledge -------------------------------------------------------------------
 
 

@@ -219,7 +219,7 @@ def test_both_stores_dump_the_same_graph_identically(
     # each store's dump is the ledger's graph, line for line ...
     assert sorted(dumped.splitlines()) == _expected_dump_lines(ledger)
     if store_kind != "memory":
-        # ... and Neo4j's is the embedded store's, byte for byte, in the same order
+        # ... and DuckDB's and Neo4j's are the networkx store's, byte for byte, in order
         memory = MemoryStore(tmp_path / "memory")
         import_path(memory, write_ledger(tmp_path / "l2", ledger))
         assert dumped == snapshot(memory, tmp_path)

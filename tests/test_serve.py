@@ -24,6 +24,7 @@ from grassroots.graph.memory import MemoryStore
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.sample.city import generate, write_bundle
+from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +110,7 @@ def test_the_docs_examples_answer_a_real_server_in_utf8(
     rows = generate("small")  # what `make demo` loads
     list(write_bundle(rows, tmp_path / "city"))
     import_path(store, tmp_path / "city")
+    release(store)
     examples = doc_examples()
     assert len(examples) >= 3, examples
     person = rows["people"][0]

@@ -1,4 +1,5 @@
-"""The stores: ``MemoryStore`` (embedded, the default) and ``Neo4jStore``, one protocol."""
+"""The stores: ``MemoryStore`` (embedded, the default), ``DuckStore`` (embedded, on
+DuckDB) and ``Neo4jStore``, one protocol."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def open_store(settings: Settings) -> Store:
         from grassroots.graph.neo4j import Neo4jStore
 
         return Neo4jStore.from_settings(settings)
+    if settings.store is StoreKind.DUCKDB:
+        from grassroots.graph.duck import DuckStore
+
+        return DuckStore(settings.data, settings.lock_seconds)
     from grassroots.graph.memory import MemoryStore
 
     return MemoryStore(settings.data, settings.lock_seconds)

@@ -1,5 +1,6 @@
-"""Property filters, and the as-of test, in their two renderings: Python over a node's
-properties (the memory store) and Cypher text with parameters (Neo4j). One semantics:
+"""Property filters, and the as-of test, in their three renderings: Python over a node's
+properties (the memory store), Cypher text with parameters (Neo4j) and SQL text with
+parameters (DuckDB, over typed columns). One semantics:
 
 - a list means "one of" (absent fails), a scalar "equal" (absent fails);
 - ``{"ne": v}``: absent counts as different; ``{"gte"|"lte"|"gt"|"lt": n}``: numeric,
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from grassroots.schema import Props
+
+if TYPE_CHECKING:
+    from grassroots.graph.duck import Layout
 
 Filters = dict[str, Any]
 OPERATORS = frozenset({"ne", "gte", "lte", "gt", "lt", "exists"})
@@ -109,4 +114,106 @@ class CypherParams:
         return (
             f"({var}.since IS NULL OR {var}.since <= {day})"
             f" AND ({var}.until IS NULL OR {day} <= {var}.until)"
+        )
+
+
+_NOTHING = object()
+
+
+def sql_value(kind: str, value: Any) -> Any:
+    """The value a ``kind`` column holds that equals ``value`` as Python compares them
+    (``3 == 3.0``, ``True == 1``; a day is its ISO text), or ``_NOTHING`` if none does."""
+    number_like = isinstance(value, int | float)
+    if kind == "VARCHAR":
+        return value if isinstance(value, str) else _NOTHING
+    if kind == "DATE":
+        if isinstance(value, str):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                return _NOTHING
+            return day if day.isoformat() == value else _NOTHING
+        return _NOTHING
+    if kind == "BIGINT":
+        if number_like and float(value).is_integer() and abs(value) < 2**63:
+            return int(value)
+        return _NOTHING
+    if kind == "DOUBLE":
+        return float(value) if number_like else _NOTHING
+    if kind == "BOOLEAN":
+        return bool(value) if number_like and value in (0, 1) else _NOTHING
+    raise AssertionError(kind)
+
+
+class SqlParams:
+    """Collects named parameters (``$p0``...) while DuckDB SQL text is built, so no value
+    is ever inlined. A property is its typed column when the table has one; any other
+    property lies in the ``extra`` JSON column and compares as its text (ledgers' extra
+    columns are text; the rule packs filter on typed columns only)."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def prop(self, alias: str, layout: Layout, name: str) -> tuple[str, str]:
+        """A property as an SQL expression, and its column type (VARCHAR for extra)."""
+        from grassroots.graph.duck import EXTRA, q
+
+        kind = layout.types.get(name)
+        if kind is not None:
+            return f"{alias}.{q(name)}", kind
+        pointer = "/" + name.replace("~", "~0").replace("/", "~1")  # a JSON pointer
+        return f"({alias}.{q(EXTRA)} ->> {self.param(pointer)})", "VARCHAR"
+
+    def text(self, alias: str, layout: Layout, name: str) -> str:
+        """A property as text (a VARCHAR column as it is), for ``name`` and ``kind``."""
+        expression, kind = self.prop(alias, layout, name)
+        return expression if kind == "VARCHAR" else f"CAST({expression} AS VARCHAR)"
+
+    def number(self, alias: str, layout: Layout, name: str) -> str:
+        """A property as a DOUBLE, NULL where ``number()`` gives None."""
+        expression, kind = self.prop(alias, layout, name)
+        if kind in ("BIGINT", "DOUBLE"):
+            return f"CAST({expression} AS DOUBLE)"
+        if kind == "VARCHAR":
+            return f"TRY_CAST({expression} AS DOUBLE)"
+        return "CAST(NULL AS DOUBLE)"  # booleans and days are no numbers
+
+    def one_of(self, expression: str, kind: str, wanted: list[Any]) -> str:
+        values = [v for v in (sql_value(kind, w) for w in wanted) if v is not _NOTHING]
+        if not values:
+            return "FALSE"
+        return f"coalesce(list_contains({self.param(values)}, {expression}), FALSE)"
+
+    def filters(self, alias: str, layout: Layout, filters: Filters) -> list[str]:
+        out = []
+        for name, wanted in filters.items():
+            expression, kind = self.prop(alias, layout, name)
+            if isinstance(wanted, list):
+                out.append(self.one_of(expression, kind, wanted))
+            elif isinstance(wanted, dict):
+                ((op, operand),) = wanted.items()
+                if op == "exists":
+                    out.append(f"{expression} IS {'NOT ' if operand else ''}NULL")
+                elif op == "ne":
+                    same = self.one_of(expression, kind, [operand])
+                    out.append(f"({expression} IS NULL OR NOT {same})")
+                else:
+                    value = self.number(alias, layout, name)
+                    limit = self.param(float(operand))
+                    out.append(f"coalesce({value} {_CYPHER[op]} {limit}, FALSE)")
+            else:
+                out.append(self.one_of(expression, kind, [wanted]))
+        return out
+
+    @staticmethod
+    def active(alias: str, day: str) -> str:
+        """``day`` names a DATE parameter; ``since`` and ``until`` are DATE columns."""
+        return (
+            f'({alias}."since" IS NULL OR {alias}."since" <= {day})'
+            f' AND ({alias}."until" IS NULL OR {day} <= {alias}."until")'
         )

@@ -1,4 +1,4 @@
-"""Coverage rules as data: packs of rules, one engine, two store back ends."""
+"""Coverage rules as data: packs of rules, one engine, three store back ends."""
 
 from grassroots.queries.coverage.engine import Report, RuleResult, coverage
 from grassroots.queries.coverage.rules import Rule, load_packs

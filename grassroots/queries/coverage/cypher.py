@@ -26,6 +26,8 @@ from datetime import date
 from typing import Any
 
 from grassroots.graph.neo4j import Neo4jStore
+from grassroots.graph.store import Store
+from grassroots.queries.coverage.engine import register
 from grassroots.queries.coverage.rules import (
     AllOf,
     AnyOf,
@@ -154,3 +156,9 @@ class CypherEvaluator:
         text, params = compile_rule(rule, day, scope)
         record = self.store.read(text, **params)[0]
         return int(record["checked"]), [str(g) for g in record["gaps"]]
+
+
+@register("neo4j")
+def _evaluator(store: Store) -> CypherEvaluator:
+    assert isinstance(store, Neo4jStore)
+    return CypherEvaluator(store)

@@ -1,13 +1,17 @@
 """The coverage engine: choose the rules, evaluate each on whichever store holds the
-graph, and describe the gaps. As-of and scope are resolved here, once, for both stores.
+graph (the evaluator registered for its ``name``), and describe the gaps. As-of and
+scope are resolved here, once, for every store.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from grassroots.errors import StoreError
 from grassroots.graph.store import Store
 from grassroots.queries.coverage.rules import Rule, load_packs, select
 from grassroots.queries.places import areas_within, describe, scope_area
@@ -20,18 +24,36 @@ class Evaluator(Protocol):
         ...
 
 
+EvaluatorFactory = Callable[[Store], Evaluator]
+
+EVALUATORS: dict[str, EvaluatorFactory] = {}
+"""Each store's rule evaluator, keyed by ``Store.name``; each evaluator module registers
+its own with ``@register(name)`` when it is imported."""
+
+EVALUATOR_MODULES = {
+    "memory": "grassroots.queries.coverage.memory",
+    "duckdb": "grassroots.queries.coverage.sql",
+    "neo4j": "grassroots.queries.coverage.cypher",
+}
+"""Where each store's evaluator lives, imported on first use: a DuckDB report never
+loads the Neo4j driver."""
+
+
+def register(name: str) -> Callable[[EvaluatorFactory], EvaluatorFactory]:
+    def add(factory: EvaluatorFactory) -> EvaluatorFactory:
+        EVALUATORS[name] = factory
+        return factory
+
+    return add
+
+
 def evaluator_for(store: Store) -> Evaluator:
-    from grassroots.graph.memory import MemoryStore
-
-    if isinstance(store, MemoryStore):
-        from grassroots.queries.coverage.memory import MemoryEvaluator
-
-        return MemoryEvaluator(store)
-    from grassroots.graph.neo4j import Neo4jStore
-    from grassroots.queries.coverage.cypher import CypherEvaluator
-
-    assert isinstance(store, Neo4jStore)
-    return CypherEvaluator(store)
+    if store.name not in EVALUATORS and store.name in EVALUATOR_MODULES:
+        importlib.import_module(EVALUATOR_MODULES[store.name])
+    factory = EVALUATORS.get(store.name)
+    if factory is None:
+        raise StoreError(f"no coverage evaluator for the {store.name!r} store")
+    return factory(store)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from datetime import date
 
 from grassroots.graph.memory import MemoryStore
+from grassroots.graph.store import Store
+from grassroots.queries.coverage.engine import register
 from grassroots.queries.coverage.rules import (
     AllOf,
     AnyOf,
@@ -163,3 +165,9 @@ class MemoryEvaluator:
                     reached.add(near)
             frontier = reached
         return frontier or set()
+
+
+@register("memory")
+def _evaluator(store: Store) -> MemoryEvaluator:
+    assert isinstance(store, MemoryStore)
+    return MemoryEvaluator(store)

@@ -1,0 +1,769 @@
+"""The embedded store on DuckDB: one file, ``GRASSROOTS_DATA/grassroots.duckdb``.
+
+Layout. One table per node label (``"Area"``, ``"PartyOrg"``...) and one per link type
+(``"HOLDS_POST"``...), their typed columns derived from the ledger's pydantic models
+(``grassroots.schema``): a ``Day`` is a DATE, a ``Flag`` a BOOLEAN, a ``Count`` a BIGINT,
+an ``Amount`` a DOUBLE, text, ids and choices VARCHAR. No column list is written by hand:
+``LAYOUTS`` is computed from ``TABLES``. Each table also has an ``extra`` JSON column for
+what no typed column holds: the unknown columns a ledger may carry, and (should a write
+ever bypass validation) any value that does not fit its column's type exactly. A node's
+properties are its non-empty typed columns with ``extra`` laid over them, so every node
+and link reads back exactly as it was written.
+
+References (``*_id`` columns: an area's parent, a household's building) are columns of
+the node table, not rows of relationship tables: every read that wants them wants them
+with the node (``nodes()`` returns them, coverage paths and scopes follow them one join
+at a time), a node has at most one of each, and a column costs no join, no key and no
+second write when the node changes. Following one backwards (an area's children) is a
+scan of one column, which DuckDB does at memory speed. Links (posts, employments,
+contacts, reports) have properties and keys of their own, so they are rows of their
+type's table: ``key`` (the primary key), ``start``, ``end`` and the link's columns.
+
+Transactions. ``write`` is one DuckDB transaction: everything or, on any error, nothing.
+Each read method runs inside one read transaction, so it sees one committed state.
+Opening an existing store reads its catalogue only (milliseconds, no rebuild).
+
+Processes. DuckDB lets one process at a time open a file for writing; another gets a
+lock error, which becomes ``StoreUnavailable`` after waiting ``lock_seconds``. A store
+releases the file on ``close()`` and opens it again on its next read, so a process may
+let another (a CLI import) use the file in between.
+
+Threads. DuckDB connections are not shared between threads: each thread reads through
+its own cursor on the one database.
+
+Snapshots and the critical section. ``snapshot()`` is a view reading through one cursor
+held inside one read transaction (DuckDB's MVCC), so a request or a report sees one
+committed state; the transaction ends when the view is dropped, and a write through the
+view moves it on to the state it made. ``exclusive()``, the import's critical section,
+is a lock per store file within the process; DuckDB's own file lock already keeps any
+other process out while this one has the file open.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+import time
+import types
+import typing
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
+from grassroots.graph.store import (
+    Changes,
+    Direction,
+    Neighbour,
+    Page,
+    TreeEntry,
+    busy_message,
+    checkpoint,
+    neighbour_order,
+)
+from grassroots.progress import Progress, silent
+from grassroots.schema import TABLES, Label, Link, Node, Props, RelType, Table
+
+FILE_NAME = "grassroots.duckdb"
+EXTRA = "extra"
+BATCH = 100_000  # rows per INSERT: each column goes in as one list parameter
+PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
+PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+# -- the layout, derived from the schema -------------------------------------------------
+
+SQL_TYPES: dict[type, str] = {
+    bool: "BOOLEAN",  # before int: a bool is an int in Python
+    int: "BIGINT",
+    float: "DOUBLE",
+    date: "DATE",
+    str: "VARCHAR",
+}
+
+
+def sql_type(annotation: Any) -> str:
+    """The column type of a model field: its annotation with ``None`` and ``Annotated``
+    taken off (``Day | None`` -> ``date`` -> DATE; a choice is a str enum -> VARCHAR)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return sql_type(typing.get_args(annotation)[0])
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return sql_type(inner)
+    for python, sql in SQL_TYPES.items():
+        if isinstance(annotation, type) and issubclass(annotation, python):
+            return sql
+    raise TypeError(f"no column type for {annotation!r}")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One DuckDB table: a node label's (``id`` first) or a link type's (``key``,
+    ``start``, ``end`` first); ``props`` are the typed property columns, ``refs`` a node
+    table's reference columns, then ``extra``."""
+
+    name: str
+    props: tuple[Column, ...]
+    refs: tuple[tuple[str, RelType], ...] = ()
+    link: bool = False
+
+    @property
+    def types(self) -> dict[str, str]:
+        return {c.name: c.type for c in self.props}
+
+    def columns(self) -> list[Column]:
+        """Every column, in table order."""
+        head = [Column("key", "VARCHAR"), Column("start", "VARCHAR"), Column("end", "VARCHAR")]
+        refs = [Column(name, "VARCHAR") for name, _ in self.refs]
+        return [*(head if self.link else []), *self.props, *refs, Column(EXTRA, "JSON")]
+
+    def create(self) -> str:
+        first = "key" if self.link else "id"
+        lines = [
+            f"{q(c.name)} {c.type}{' PRIMARY KEY' if c.name == first else ''}"
+            for c in self.columns()
+        ]
+        return f"CREATE TABLE IF NOT EXISTS {q(self.name)} (\n  " + ",\n  ".join(lines) + "\n)"
+
+
+def _layout(table: Table) -> Layout:
+    ref_columns = {ref.column for ref in table.refs}
+    props = tuple(
+        Column(name, sql_type(info.annotation))
+        for name, info in table.model.model_fields.items()
+        if name not in ref_columns
+    )
+    if table.label is not None:
+        refs = tuple((ref.column, ref.rel) for ref in table.refs)
+        return Layout(table.label.value, props, refs)
+    assert table.rel is not None
+    return Layout(table.rel.value, props, link=True)
+
+
+NODE_LAYOUTS: dict[Label, Layout] = {t.label: _layout(t) for t in TABLES if t.label is not None}
+LINK_LAYOUTS: dict[RelType, Layout] = {t.rel: _layout(t) for t in TABLES if t.rel is not None}
+LAYOUTS: list[Layout] = [*NODE_LAYOUTS.values(), *LINK_LAYOUTS.values()]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Where a reference lives: the node table and column holding it, and the label of
+    the node it names."""
+
+    label: Label
+    column: str
+    target: Label
+
+
+def _holders() -> dict[RelType, Holder]:
+    by_table = {t.name: t.label for t in TABLES if t.label is not None}
+    out: dict[RelType, Holder] = {}
+    for table in TABLES:
+        if table.label is not None:
+            for ref in table.refs:
+                out[ref.rel] = Holder(table.label, ref.column, by_table[ref.target])
+    return out
+
+
+HOLDERS: dict[RelType, Holder] = _holders()
+
+
+def _link_ends() -> dict[RelType, tuple[Label, Label]]:
+    by_table = {t.name: t.label for t in TABLES if t.label is not None}
+    return {
+        t.rel: (by_table[t.refs[0].target], by_table[t.refs[1].target])
+        for t in TABLES
+        if t.rel is not None
+    }
+
+
+LINK_ENDS: dict[RelType, tuple[Label, Label]] = _link_ends()
+"""Each link type's start and end labels."""
+
+
+def q(name: str) -> str:
+    """An identifier, quoted: names come from the schema's enums and models only."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_list(alias: str, columns: Sequence[Column]) -> str:
+    return ", ".join(f"{alias}.{q(c.name)}" for c in columns)
+
+
+# -- values in and out -------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def to_sql(kind: str, value: Any) -> Any:
+    """``value`` as a ``kind`` column holds it, or ``_MISSING`` when it does not fit
+    exactly (then it goes to ``extra``, so that it reads back as it was)."""
+    if kind == "VARCHAR":
+        return value if isinstance(value, str) else _MISSING
+    if kind == "BOOLEAN":
+        return value if isinstance(value, bool) else _MISSING
+    if kind == "BIGINT":
+        ok = type(value) is int and -(2**63) <= value < 2**63
+        return value if ok else _MISSING
+    if kind == "DOUBLE":
+        return value if type(value) is float else _MISSING
+    if kind == "DATE":
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                return _MISSING
+            return day if day.isoformat() == value else _MISSING
+        return _MISSING
+    raise AssertionError(kind)
+
+
+def from_sql(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):  # never stored, but never leaked either
+        return value.value
+    return value
+
+
+def split_props(layout: Layout, props: Props) -> tuple[list[Any], str | None]:
+    """A node's or link's properties as typed column values and the ``extra`` JSON."""
+    values: list[Any] = []
+    typed: set[str] = set()
+    for column in layout.props:
+        value = props.get(column.name, _MISSING)
+        converted = _MISSING if value is _MISSING else to_sql(column.type, value)
+        if converted is _MISSING:
+            values.append(None)
+        else:
+            values.append(converted)
+            typed.add(column.name)
+    extra = {k: v for k, v in props.items() if k not in typed}
+    return values, (orjson.dumps(extra).decode() if extra else None)
+
+
+def join_props(layout: Layout, values: Sequence[Any], extra: str | None) -> Props:
+    """The inverse of ``split_props``."""
+    props: Props = {
+        column.name: from_sql(value)
+        for column, value in zip(layout.props, values, strict=True)
+        if value is not None
+    }
+    if extra:
+        props.update(orjson.loads(extra))
+    return props
+
+
+# -- SQL: constants, one clause per line; values are always parameters -------------------
+
+IDS = "(SELECT UNNEST($ids::VARCHAR[]))"
+
+
+def select_nodes(layout: Layout, where: str) -> str:
+    refs = [Column(name, "VARCHAR") for name, _ in layout.refs]
+    return f"""
+SELECT {column_list("n", [*layout.props, *refs, Column(EXTRA, "JSON")])}
+FROM {q(layout.name)} AS n
+WHERE {where}
+"""
+
+
+def select_links(layout: Layout, where: str) -> str:
+    return f"""
+SELECT {column_list("n", layout.columns())}
+FROM {q(layout.name)} AS n
+WHERE {where}
+"""
+
+
+def insert_rows(layout: Layout) -> str:
+    columns = layout.columns()
+    names = ", ".join(q(c.name) for c in columns)
+    lists = ", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))
+    return f"""
+INSERT INTO {q(layout.name)} ({names})
+SELECT {lists}
+"""
+
+
+def delete_rows(layout: Layout) -> str:
+    key = "key" if layout.link else "id"
+    return f"""
+DELETE FROM {q(layout.name)}
+WHERE {q(key)} IN {IDS}
+"""
+
+
+_WRITERS: dict[Path, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    """One critical section per store file in this process, however many stores open it."""
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(path.resolve(), threading.RLock())
+
+
+class DuckStore:
+    name = "duckdb"
+
+    def __init__(self, data: Path, lock_seconds: float = 60.0) -> None:
+        self.data = data
+        self.path = data / FILE_NAME
+        # how long opening waits for another process, and exclusive() for another import
+        self.lock_seconds = lock_seconds
+        self._guard = threading.Lock()
+        self._writer = _writer_lock(self.path)
+        self._pin: duckdb.DuckDBPyConnection | None = None  # a snapshot view's cursor
+        self._pin_guard = threading.Lock()
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._epoch = 0  # bumped on close, so threads' cursors of an old connection go
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._connection()  # open now, so a bad folder or a held lock fails here
+
+    # -- the connection ---------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        with self._guard:
+            if self._db is None:
+                self._db = self._open()
+            return self._db
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot open the embedded store in {self.data}: {exc.strerror}."
+                " Set GRASSROOTS_DATA to a writable folder."
+            ) from None
+        deadline = time.monotonic() + self.lock_seconds
+        while True:
+            try:
+                db = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as exc:
+                held = "lock" in str(exc).lower()
+                if held and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                if held:
+                    raise StoreUnavailable(
+                        f"the embedded store {self.path} is open in another grassroots"
+                        f" process ({_holder(str(exc))}); stop that process (a running"
+                        " `grassroots serve`, or an import still writing) or wait for it to"
+                        " finish, then run this again"
+                    ) from None
+                raise StoreUnavailable(
+                    f"cannot open the embedded store {self.path}: {exc}. Set"
+                    " GRASSROOTS_DATA to a writable folder, or move a damaged file aside."
+                ) from None
+            except duckdb.Error as exc:
+                raise StoreUnavailable(
+                    f"cannot open the embedded store {self.path}: {exc}. If it is not a"
+                    " grassroots store, set GRASSROOTS_DATA to another folder."
+                ) from None
+        self._setup(db)
+        return db
+
+    @staticmethod
+    def _setup(db: duckdb.DuckDBPyConnection) -> None:
+        """Create missing tables, and add columns the schema has gained since: an
+        existing, current store costs one catalogue query."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for table, column in db.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+        ).fetchall():
+            found[str(table)].add(str(column))
+        for layout in LAYOUTS:
+            if layout.name not in found:
+                db.execute(layout.create())
+                continue
+            for column in layout.columns():
+                if column.name not in found[layout.name]:
+                    db.execute(
+                        f"ALTER TABLE {q(layout.name)} ADD COLUMN {q(column.name)} {column.type}"
+                    )
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection to the database."""
+        if self._pin is not None:
+            return self._pin
+        return self._own_cursor()
+
+    def _own_cursor(self) -> duckdb.DuckDBPyConnection:
+        db = self._connection()
+        local = self._local
+        if getattr(local, "epoch", None) != self._epoch or local.cursor is None:
+            local.cursor = db.cursor()
+            local.epoch = self._epoch
+            with self._guard:
+                self._cursors.append(local.cursor)
+        cursor: duckdb.DuckDBPyConnection = local.cursor
+        return cursor
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """One read, in its own transaction (or the snapshot's)."""
+        return self._reads([(sql, params or {})])[0]
+
+    def _reads(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
+        """Several reads from one snapshot: one read transaction around them all (a
+        snapshot view's own, which it holds)."""
+        try:
+            if self._pin is not None:
+                with self._pin_guard:  # a view may be read from more than one thread
+                    return [
+                        self._pin.execute(sql, _bound(sql, params)).fetchall()
+                        for sql, params in statements
+                    ]
+            cur = self._own_cursor()
+            cur.begin()
+            try:
+                return [
+                    cur.execute(sql, _bound(sql, params)).fetchall() for sql, params in statements
+                ]
+            finally:
+                cur.commit()
+        except duckdb.Error as exc:
+            raise _error(exc) from None
+
+    # -- snapshots and the writers' critical section -----------------------------------
+
+    def snapshot(self) -> DuckStore:
+        """A view of this store reading from one committed state until it is dropped."""
+        view = copy.copy(self)
+        view._pin_guard = threading.Lock()
+        view._pin = self._connection().cursor()
+        try:
+            view._pin.begin()
+        except duckdb.Error as exc:
+            raise _error(exc) from None
+        return view
+
+    def _move_on(self) -> None:
+        """A view's own write: read from the state it made."""
+        if self._pin is not None:
+            with self._pin_guard:
+                self._pin.commit()
+                self._pin.begin()
+
+    def __del__(self) -> None:
+        pin = getattr(self, "_pin", None)
+        if pin is not None:
+            with suppress(duckdb.Error):
+                pin.close()
+
+    @contextmanager
+    def exclusive(self, timeout: float | None = None) -> Iterator[None]:
+        """The import's critical section in this process (DuckDB's file lock keeps other
+        processes out); waits up to ``timeout`` (default ``lock_seconds``), then raises
+        StoreBusy."""
+        wait = self.lock_seconds if timeout is None else timeout
+        if not self._writer.acquire(blocking=False):
+            checkpoint("busy")
+            if not self._writer.acquire(timeout=wait):
+                raise StoreBusy(busy_message({}, wait))
+        try:
+            yield
+        finally:
+            self._writer.release()
+
+    # -- the Store protocol: reads -----------------------------------------------------
+
+    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        params = {"ids": wanted}
+        layouts = list(NODE_LAYOUTS.items())
+        results = self._reads(
+            [(select_nodes(layout, f"n.id IN {IDS}"), params) for _, layout in layouts]
+        )
+        found: dict[str, Node] = {}
+        for (label, layout), rows in zip(layouts, results, strict=True):
+            for row in rows:
+                node = _node(label, layout, row)
+                found[node.id] = node
+        return found
+
+    def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
+        by_type: dict[RelType, list[str]] = defaultdict(list)
+        for rel, key in keys:
+            by_type[rel].append(key)
+        statements: list[tuple[str, dict[str, Any]]] = []
+        for rel, wanted in by_type.items():
+            if rel in LINK_LAYOUTS:
+                sql = select_links(LINK_LAYOUTS[rel], f"n.key IN {IDS}")
+            else:  # a reference's key is the id of the node holding it
+                holder = HOLDERS[rel]
+                sql = f"""
+SELECT n.id, n.{q(holder.column)}
+FROM {q(holder.label.value)} AS n
+WHERE n.id IN {IDS}
+  AND n.{q(holder.column)} IS NOT NULL
+"""
+            statements.append((sql, {"ids": wanted}))
+        found: dict[tuple[RelType, str], Link] = {}
+        for rel, rows in zip(by_type, self._reads(statements), strict=True):
+            for row in rows:
+                if rel in LINK_LAYOUTS:
+                    link = _link(rel, LINK_LAYOUTS[rel], row)
+                else:
+                    link = Link(rel, row[0], row[1], row[0], {})
+                found[(rel, link.key)] = link
+        return found
+
+    def neighbours(
+        self, ids: Collection[str], rel: RelType, direction: Direction
+    ) -> dict[str, list[Neighbour]]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
+        if not wanted:
+            return found
+        if rel in LINK_LAYOUTS:
+            layout = LINK_LAYOUTS[rel]
+            near, far = ("start", "end") if direction == "out" else ("end", "start")
+            sql = f"""
+SELECT n.{q(near)}, n.{q(far)}, {column_list("n", [*layout.props, Column(EXTRA, "JSON")])}
+FROM {q(rel.value)} AS n
+WHERE n.{q(near)} IN {IDS}
+"""
+            for row in self.query(sql, {"ids": wanted}):
+                found[row[0]].append((row[1], join_props(layout, row[2:-1], row[-1])))
+        else:
+            holder = HOLDERS[rel]
+            column = f"n.{q(holder.column)}"
+            near, far = ("n.id", column) if direction == "out" else (column, "n.id")
+            sql = f"""
+SELECT {near}, {far}
+FROM {q(holder.label.value)} AS n
+WHERE {near} IN {IDS}
+  AND {far} IS NOT NULL
+"""
+            for start, other in self.query(sql, {"ids": wanted}):
+                found[start].append((other, {}))
+        return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}
+
+    def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        from grassroots.queries.filters import SqlParams
+
+        layout = NODE_LAYOUTS[label]
+        params = SqlParams()
+        conditions = params.filters("n", layout, where or {})
+        if search:
+            name = params.text("n", layout, "name")
+            conditions.append(f"contains(lower({name}), {params.param(search.lower())})")
+        matching = " AND ".join(conditions) or "TRUE"
+        count = f"""
+SELECT count(*)
+FROM {q(label.value)} AS n
+WHERE {matching}
+"""
+        after_id = "TRUE" if after is None else f"n.id > {params.param(after)}"
+        page = (
+            select_nodes(layout, f"{matching}\n  AND {after_id}")
+            + f"ORDER BY n.id\nLIMIT {params.param(max(limit, 0))}\n"
+        )
+        counted, rows = self._reads([(count, params.params), (page, params.params)])
+        return Page([_node(label, layout, row) for row in rows], int(counted[0][0]))
+
+    def tree(self, label: Label) -> dict[str, TreeEntry]:
+        from grassroots.queries.filters import SqlParams
+
+        layout = NODE_LAYOUTS[label]
+        params = SqlParams()
+        parent = HOLDERS[PARENT[label]].column
+        kind = params.text("n", layout, "kind")
+        sql = f"""
+SELECT n.id, n.{q(parent)}, {kind}
+FROM {q(label.value)} AS n
+"""
+        rows = self.query(sql, params.params)
+        return {node_id: TreeEntry(up, kind_) for node_id, up, kind_ in rows}
+
+    def elements(self) -> Iterator[Node | Link]:
+        cur = self._connection().cursor()  # a cursor of its own: the caller may read between
+        try:
+            cur.begin()
+            for label, layout in NODE_LAYOUTS.items():
+                cur.execute(select_nodes(layout, "TRUE") + "ORDER BY n.id\n")
+                while rows := cur.fetchmany(10_000):
+                    for row in rows:
+                        yield _node(label, layout, row)
+            for rel, link_layout in LINK_LAYOUTS.items():
+                cur.execute(select_links(link_layout, "TRUE") + "ORDER BY n.key\n")
+                while rows := cur.fetchmany(10_000):
+                    for row in rows:
+                        yield _link(rel, link_layout, row)
+            cur.commit()
+        except duckdb.Error as exc:
+            raise _error(exc) from None
+        finally:
+            cur.close()
+
+    def counts(self) -> dict[str, int]:
+        parts = [f"(SELECT count(*) FROM {q(layout.name)})" for layout in LAYOUTS]
+        parts += [
+            f"(SELECT count({q(h.column)}) FROM {q(h.label.value)})" for h in HOLDERS.values()
+        ]
+        names = [layout.name for layout in LAYOUTS] + [rel.value for rel in HOLDERS]
+        (row,) = self.query("SELECT " + ",\n  ".join(parts))
+        found = dict(zip(names, (int(n) for n in row), strict=True))
+        order = [label.value for label in Label] + [rel.value for rel in RelType]
+        return {name: found[name] for name in order if found.get(name)}
+
+    # -- the Store protocol: writes ----------------------------------------------------
+
+    def write(self, changes: Changes, progress: Progress = silent) -> None:
+        tick = progress("writing", len(changes))
+        with self.exclusive():
+            cur = self._own_cursor()
+            try:
+                cur.begin()
+                try:
+                    self._write_nodes(cur, changes)
+                    tick(len(changes.nodes))
+                    self._write_links(cur, changes)
+                    tick(len(changes.links))
+                    checkpoint("writing")  # a test-only pause point
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"the embedded store rejected the import, so nothing was written: {exc}"
+                ) from None
+        self._move_on()
+
+    def _write_nodes(self, cur: duckdb.DuckDBPyConnection, changes: Changes) -> None:
+        stored = [node.id for node in changes.nodes if node.id not in changes.new]
+        if stored:  # a node may have changed its label: drop it from every table
+            for layout in NODE_LAYOUTS.values():
+                cur.execute(delete_rows(layout), {"ids": stored})
+        by_label: dict[Label, list[Node]] = defaultdict(list)
+        for node in changes.nodes:
+            by_label[node.label].append(node)
+        for label, nodes in by_label.items():
+            layout = NODE_LAYOUTS[label]
+            rows = []
+            for node in nodes:
+                values, extra = split_props(layout, node.props)
+                refs = [node.refs.get(rel) for _, rel in layout.refs]
+                rows.append([*values, *refs, extra])
+            _insert(cur, layout, rows)
+
+    def _write_links(self, cur: duckdb.DuckDBPyConnection, changes: Changes) -> None:
+        by_type: dict[RelType, list[Link]] = defaultdict(list)
+        for link in changes.links:
+            by_type[link.type].append(link)
+        for rel, links in by_type.items():
+            layout = LINK_LAYOUTS[rel]
+            stored = [ln.key for ln in links if (rel, ln.key) not in changes.new_links]
+            if stored:
+                cur.execute(delete_rows(layout), {"ids": stored})
+            rows = []
+            for link in links:
+                values, extra = split_props(layout, link.props)
+                rows.append([link.key, link.start, link.end, *values, extra])
+            _insert(cur, layout, rows)
+
+    def reset(self) -> None:
+        with self.exclusive():
+            cur = self._own_cursor()
+            try:
+                cur.begin()
+                for layout in LAYOUTS:
+                    cur.execute(f"DELETE FROM {q(layout.name)}")
+                cur.commit()
+            except duckdb.Error as exc:
+                cur.rollback()
+                raise _error(exc) from None
+        self._move_on()
+
+    def close(self) -> None:
+        """Release the file (for another process); the next read opens it again. On a
+        snapshot view: end its read transaction only."""
+        if self._pin is not None:
+            self._pin.close()
+            self._pin = None
+            return
+        with self._guard:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._epoch += 1
+
+    def __enter__(self) -> DuckStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _insert(cur: duckdb.DuckDBPyConnection, layout: Layout, rows: list[list[Any]]) -> None:
+    """Insert ``rows`` (in table column order), each column as one list parameter."""
+    sql = insert_rows(layout)
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start : start + BATCH]
+        columns = list(zip(*chunk, strict=True))
+        cur.execute(sql, {f"c{i}": list(values) for i, values in enumerate(columns)})
+
+
+def _node(label: Label, layout: Layout, row: Sequence[Any]) -> Node:
+    width = len(layout.props)
+    props = join_props(layout, row[:width], row[-1])
+    refs = {rel: end for (_, rel), end in zip(layout.refs, row[width:-1], strict=True) if end}
+    return Node(label, props, refs)
+
+
+def _link(rel: RelType, layout: Layout, row: Sequence[Any]) -> Link:
+    key, start, end = row[0], row[1], row[2]
+    return Link(rel, start, end, key, join_props(layout, row[3:-1], row[-1]))
+
+
+def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``sql`` names (DuckDB refuses any it does not)."""
+    named = set(PARAMETER.findall(sql))
+    return {name: value for name, value in params.items() if name in named}
+
+
+def _holder(message: str) -> str:
+    """Who holds the lock, from DuckDB's message (``... held in /usr/bin/python (PID 7)``)."""
+    if "PID" in message:
+        return "PID " + message.split("PID", 1)[1].strip(" )").split(")")[0]
+    return "another process"
+
+
+def _error(exc: duckdb.Error) -> StoreError:
+    if isinstance(exc, duckdb.IOException):
+        return StoreUnavailable(
+            f"the embedded store could not be read: {exc}. Check that GRASSROOTS_DATA is"
+            " on a disk with room and that no other program changes the file."
+        )
+    return StoreError(f"the embedded store could not answer: {exc}")

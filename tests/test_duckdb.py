@@ -1,0 +1,82 @@
+"""What only the DuckDB store has: its file, its types, its lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grassroots.errors import StoreError, StoreUnavailable
+from grassroots.graph.duck import NODE_LAYOUTS, DuckStore
+from grassroots.graph.store import Changes
+from grassroots.importers import import_path
+from grassroots.schema import Label, Link, Node, RelType
+from tests.conftest import snapshot
+from tests.ledgers import small_city, write_ledger
+
+
+def test_columns_are_typed_from_the_schema() -> None:
+    area = NODE_LAYOUTS[Label.AREA].types
+    assert area["kind"] == "VARCHAR" and area["households"] == "BIGINT"
+    assert area["service_centre_m2"] == "DOUBLE" and area["central"] == "BOOLEAN"
+    assert NODE_LAYOUTS[Label.PERSON].types["birth_date"] == "DATE"
+    assert "parent_id" not in area  # a reference is a column of its own, not a property
+
+
+def test_a_reopened_store_holds_what_was_written(tmp_path: Path) -> None:
+    store = DuckStore(tmp_path / "s")
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    before = snapshot(store, tmp_path)
+    store.close()
+    again = DuckStore(tmp_path / "s")
+    assert snapshot(again, tmp_path) == before
+    again.close()
+
+
+def test_values_that_fit_no_column_read_back_as_written(tmp_path: Path) -> None:
+    store = DuckStore(tmp_path / "s")
+    odd = {"id": "A", "name": "x", "kind": "city", "households": 2.5, "since": "2024-02-30"}
+    odd |= {"列": ["a", 1], "central": None}
+    store.write(Changes(nodes=[Node(Label.AREA, odd)], new={"A"}))
+    assert store.nodes(["A"])["A"].props == odd
+    store.close()
+
+
+def test_a_failed_write_writes_nothing(tmp_path: Path) -> None:
+    store = DuckStore(tmp_path / "s")
+    import_path(store, write_ledger(tmp_path / "l", small_city()))
+    before = snapshot(store, tmp_path)
+    clash = Changes(
+        nodes=[Node(Label.AREA, {"id": "NEW", "name": "n", "kind": "grid"}, {RelType.WITHIN: "K"})],
+        links=[Link(RelType.CONTACTS, "P1", "H2", "P1|H2|", {})],
+        new={"NEW", "C"},  # "C" is stored: creating it again breaks the primary key
+    )
+    clash.nodes.append(Node(Label.AREA, {"id": "C", "name": "again", "kind": "city"}))
+    with pytest.raises(StoreError, match="nothing was written"):
+        store.write(clash)
+    assert snapshot(store, tmp_path) == before
+    store.close()
+
+
+def test_a_store_held_by_another_process_is_one_clear_error(tmp_path: Path) -> None:
+    DuckStore(tmp_path / "s").close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; db = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(tmp_path / "s" / "grassroots.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreUnavailable, match="open in another grassroots process"):
+            DuckStore(tmp_path / "s", lock_seconds=0.2)
+    finally:
+        holder.kill()
+        holder.wait()
