@@ -5,6 +5,7 @@ exit status 1; anything else is reported as an internal error without a tracebac
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -328,6 +329,12 @@ def coverage_(
         scope = _scope(opened, scope)
         result = coverage(opened, packs, rule, scope, day)
         split = breakdown(opened, AreaKind(by.value), packs, rule, scope, day) if by else None
+        if not opened.counts():
+            err.print(
+                f"the store is empty ({_where(_settings(store))}): every rule has nothing to"
+                f" check; import a ledger first ({_program()} import PATH)",
+                markup=False,
+            )
     if format_ is Format.XLSX:
         target = output or Path(f"coverage-{result.as_of.isoformat()}.xlsx")
         render.write_xlsx(result, target, split)
@@ -516,23 +523,41 @@ def demo(
         finally:
             bar.close()
             opened.close()
-    out.print("more: grassroots coverage --help, grassroots coverage --list-rules")
+    me = _program()
+    out.print(f"more: {me} coverage --help, {me} coverage --list-rules", markup=False)
     if settings.store is StoreKind.NEO4J:
-        query = "grassroots coverage --store neo4j --scope 中山区"
+        query = f"{me} coverage --store neo4j --scope 中山区"
     else:
-        query = f"GRASSROOTS_DATA={settings.data} grassroots coverage --store memory --scope 中山区"
+        query = (
+            f"GRASSROOTS_DATA={settings.data} {me} coverage"
+            f" --store {settings.store.value} --scope 中山区"
+        )
     out.print(f"query the demo's store: {query}", markup=False)
     default = load_settings()
     out.print(
-        "your own ledgers: grassroots import PATH goes to the default store,"
+        f"your own ledgers: {me} import PATH goes to the default store,"
         f" {_where(default)} (GRASSROOTS_STORE, GRASSROOTS_DATA), not to the demo's",
         markup=False,
     )
     if no_serve:
-        out.print("serve it: grassroots demo (it serves after the report)", markup=False)
+        out.print(f"serve it: {me} demo (it serves after the report)", markup=False)
     else:
-        out.print('try: { orgChart(rootId: "O-C01", depth: 2) { id parentId name childCount } }')
+        out.print(
+            'try: { orgChart(rootId: "中共东山社区总支部委员会", depth: 1)'
+            " { id parentId name form childCount secretary { name } } }",
+            markup=False,
+        )
         _serve(settings, host, port)
+
+
+def _program() -> str:
+    """How the user can run this command again: ``grassroots`` when their PATH finds this
+    very program, else the path they ran it by (``.venv/bin/grassroots`` under make)."""
+    invoked = Path(sys.argv[0])
+    found = shutil.which("grassroots")
+    if invoked.name != "grassroots" or (found and Path(found).resolve() == invoked.resolve()):
+        return "grassroots"
+    return os.path.relpath(invoked) if invoked.is_absolute() else str(invoked)
 
 
 def main() -> None:

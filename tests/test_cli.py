@@ -159,6 +159,17 @@ def test_coverage_errors_are_clear(env: dict[str, str]) -> None:
     assert bad_rule.returncode == 1 and "--list-rules" in bad_rule.stderr
 
 
+def test_coverage_of_an_empty_store_says_to_import_first(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    empty = run("coverage", "--pack", "core", env=env)
+    assert empty.returncode == 0, empty.stderr
+    assert "the store is empty" in empty.stderr and "import PATH" in empty.stderr
+    assert run("import", str(write_ledger(tmp_path / "l", small_city())), env=env).returncode == 0
+    full = run("coverage", "--pack", "core", env=env)
+    assert full.returncode == 0 and "empty" not in full.stderr, full.stderr
+
+
 def test_list_rules_ends_with_the_accounting(env: dict[str, str]) -> None:
     result = run("coverage", "--list-rules", env=env)
     assert result.returncode == 0
