@@ -95,7 +95,7 @@ class Settings(BaseSettings):
 
             known = pack_names()
             for name in value:
-                if name not in known:
+                if name not in known and name != "all":  # all: as `--pack all`
                     raise PydanticCustomError(
                         "unknown_pack",
                         "unknown pack '{name}'; the packs are {known}, separated by commas",

@@ -221,6 +221,15 @@ def test_a_rule_with_nothing_to_check_says_so(ask: Ask) -> None:
     }
 
 
+def test_a_scope_given_by_name_is_reported_by_id(ask: Ask) -> None:
+    query = """query($s: ID) { coverage(packs: ["core"], asOf: "2026-06-30", scope: $s) {
+      scope rules { id checked gaps { totalCount } } } }"""
+    by_name = data(ask(query, s="中山区"))["coverage"]
+    by_id = data(ask(query, s="D"))["coverage"]
+    assert by_name["scope"] == "D"
+    assert by_name == by_id
+
+
 def test_a_report_without_packs_checks_what_the_command_line_would(
     store: Store, tmp_path: Path
 ) -> None:

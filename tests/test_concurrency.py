@@ -1,4 +1,4 @@
-"""Two real processes at once, on both stores: imports that race each other, and
+"""Two real processes at once, on every store: imports that race each other, and
 ``grassroots serve`` answering while ``grassroots import`` writes.
 
 The races are made certain, not likely, by the test-only pause points of
@@ -36,6 +36,32 @@ from grassroots.schema import BY_NAME, Label, Node, RelType
 from tests.ledgers import small_city, write_ledger
 
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
+
+ONE_PROCESS = (
+    "DuckDB lets one process at a time open its file: a second grassroots process waits"
+    " to open the store instead of waiting on the import's critical section, and cannot"
+    " open it at all while serve holds it (issue 10, item 5: not built yet)"
+)
+FAILS_ON_DUCKDB = {
+    "test_two_imports_at_once_cannot_make_a_cycle",
+    "test_one_id_cannot_become_two_kinds_at_once",
+    "test_two_identical_imports_at_once_the_second_finds_nothing_to_do",
+    "test_an_import_that_waits_too_long_says_who_is_writing",
+    "test_the_lock_is_no_part_of_the_graph",
+    "test_a_write_waiting_on_another_process_keeps_both_writes",
+    "test_serve_answers_the_old_or_the_new_graph_while_an_import_runs",
+    "test_a_mutation_sent_during_an_import_leaves_serve_with_both",
+}
+
+
+@pytest.fixture(autouse=True)
+def _known_duckdb_failures(request: pytest.FixtureRequest) -> None:
+    """The two-process tests the DuckDB store does not pass yet are expected failures on
+    it, strictly: the run fails as soon as one of them passes, so the list stays true."""
+    callspec = getattr(request.node, "callspec", None)
+    on_duckdb = callspec is not None and callspec.params.get("store_kind") == "duckdb"
+    if on_duckdb and request.node.originalname in FAILS_ON_DUCKDB:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=ONE_PROCESS))
 
 
 @dataclass

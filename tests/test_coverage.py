@@ -343,6 +343,7 @@ def test_coverage_checks_core_and_the_packs_chosen_once(
 
     assert packs() == ["core", "dalian"]  # the contract's packs, unless chosen otherwise
     assert packs(GRASSROOTS_PACKS="") == ["core"]
+    assert packs(GRASSROOTS_PACKS="all") == list(load_packs())
     assert packs(GRASSROOTS_PACKS="dalian, shandong") == ["core", "dalian", "shandong"]
     assert packs("--pack", "loudi", GRASSROOTS_PACKS="dalian") == ["loudi"]
     assert packs("--pack", "all") == list(load_packs())

@@ -204,6 +204,8 @@ def test_a_simple_query_stays_fast_under_a_flood_of_costly_ones(tmp_path: Path) 
     costly, big = answers[:40], answers[40:]
     assert all(r.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT" for _, r in costly)
     assert all(r.status_code == 413 for _, r in big)
-    assert max(t for t, _ in answers) < 5.0, sorted(t for t, _ in answers)  # refused fast
+    # refused without running: generous, as parsing a large body shares 2 cores with the
+    # rest of the suite; the simple query's bound below is the assertion that matters
+    assert max(t for t, _ in answers) < 20.0, sorted(t for t, _ in answers)
     # generous: 40 refusals share the server with it, on 2 cores shared with the tests
     assert max(loaded) < max(30 * unloaded, 2.0), (unloaded, loaded)

@@ -427,10 +427,18 @@ class DuckStore:
         try:
             if self._pin is not None:
                 with self._pin_guard:  # a view may be read from more than one thread
-                    return [
-                        self._pin.execute(sql, _bound(sql, params)).fetchall()
-                        for sql, params in statements
-                    ]
+                    try:
+                        return [
+                            self._pin.execute(sql, _bound(sql, params)).fetchall()
+                            for sql, params in statements
+                        ]
+                    except duckdb.Error:
+                        # a failed statement aborts the view's transaction: start a new
+                        # one, so the view's later reads still answer
+                        with suppress(duckdb.Error):
+                            self._pin.rollback()
+                        self._pin.begin()
+                        raise
             cur = self._own_cursor()
             cur.begin()
             try:
@@ -445,7 +453,10 @@ class DuckStore:
     # -- snapshots and the writers' critical section -----------------------------------
 
     def snapshot(self) -> DuckStore:
-        """A view of this store reading from one committed state until it is dropped."""
+        """A view of this store reading from one committed state until it is dropped; a
+        view's view is the view itself, so a report inside a request shares its state."""
+        if self._pin is not None:
+            return self
         view = copy.copy(self)
         view._pin_guard = threading.Lock()
         view._pin = self._connection().cursor()
@@ -479,6 +490,7 @@ class DuckStore:
             if not self._writer.acquire(timeout=wait):
                 raise StoreBusy(busy_message({}, wait))
         try:
+            self._move_on()  # a view checks against the latest state, not the one it read
             yield
         finally:
             self._writer.release()

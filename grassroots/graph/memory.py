@@ -213,7 +213,8 @@ class _Builder:
         added again in its new version."""
         data = self.attrs[node_id]
         self._labelled(data["label"]).discard(node_id)
-        self._kinded(str(data["props"].get("kind"))).discard(node_id)
+        if data["label"] is Label.AREA:  # only areas are indexed by kind (add_node)
+            self._kinded(str(data["props"].get("kind"))).discard(node_id)
         for end, keys in list(self._succ_of(node_id).items()):
             for key in list(keys):
                 if key[0] not in BY_LINK:

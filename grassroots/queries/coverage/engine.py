@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from grassroots.errors import StoreError
 from grassroots.graph.store import Store
 from grassroots.queries.coverage.rules import Rule, load_packs, select
-from grassroots.queries.places import areas_within, describe, scope_area
+from grassroots.queries.places import areas_within, describe, resolve, scope_area
 from grassroots.schema import AreaKind, Label
 
 
@@ -150,6 +150,8 @@ def coverage(
     (default today), on the whole graph or inside ``scope``."""
     store = store.snapshot()  # the whole report from one consistent state
     day = as_of or date.today()
+    if scope:  # a name typed as the scope: the report names the node's id
+        scope = resolve(store, scope, (Label.AREA, Label.PARTY_ORG), "scope")
     area = scope_area(store, scope) if scope else None
     evaluator = evaluator_for(store)
     chosen = select(packs, rules)

@@ -222,6 +222,8 @@ def packs_to_run(
         return list(load_packs()) if ALL in asked else list(dict.fromkeys(asked))
     if rules:
         return None
+    if ALL in chosen:
+        return list(load_packs())
     return list(dict.fromkeys([CORE, *chosen]))
 
 
