@@ -80,3 +80,18 @@ def test_a_store_held_by_another_process_is_one_clear_error(tmp_path: Path) -> N
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_sql_shown_in_the_compilers_docstring_is_what_it_compiles() -> None:
+    import textwrap
+    from datetime import date
+
+    from grassroots.queries.coverage import sql
+    from grassroots.queries.coverage.rules import select
+
+    (rule,) = [r for r in select(["core"], None) if r.id == "grid_has_branch"]
+    compiled, params = sql.compile_rule(rule, date(2026, 6, 30), None)
+    assert sql.__doc__ is not None
+    shown = textwrap.dedent(sql.__doc__.split("``grid_has_branch`` reads::\n", 1)[1])
+    assert shown.strip() == compiled.strip()
+    assert params == {"p0": ["grid"], "p1": ["branch", "general_branch"], "p2": 1}

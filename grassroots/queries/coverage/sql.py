@@ -20,18 +20,21 @@ enums and models through ``grassroots.graph.duck``'s layout. ``grid_has_branch``
     candidates AS (
       SELECT f.*
       FROM "Area" AS f
-      WHERE coalesce(list_contains($p1, f."kind"), FALSE)
+      WHERE coalesce(list_contains($p0, f."kind"), FALSE)
     ),
     count_1 AS (
-      SELECT s0.id AS id, count(DISTINCT e1.id) AS n
-      FROM candidates AS s0
-      JOIN "PartyOrg" AS e1 ON e1."area_id" = s0.id
-      WHERE coalesce(list_contains($p2, e1."form"), FALSE)
-      GROUP BY s0.id
+      SELECT r.id AS id, count(*) AS n
+      FROM (
+        SELECT DISTINCT s0.id AS id, e1.id AS node
+        FROM candidates AS s0
+        JOIN "PartyOrg" AS e1 ON e1."area_id" = s0.id
+        WHERE coalesce(list_contains($p1, e1."form"), FALSE)
+      ) AS r
+      GROUP BY r.id
     )
     SELECT count(*), list(j.id ORDER BY j.id) FILTER (WHERE NOT j.ok)
     FROM (
-      SELECT f.id AS id, TRUE AS keep, coalesce(count_1.n, 0) >= $p3 AS ok
+      SELECT f.id AS id, TRUE AS keep, (coalesce(count_1.n, 0) >= $p2) AS ok
       FROM candidates AS f
       LEFT JOIN count_1 ON count_1.id = f.id
     ) AS j
