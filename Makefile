@@ -30,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-neo4j-start:
+neo4j-start: $(STAMP)
 	@tools/neo4j/neo4j.sh start
 
 neo4j-stop:

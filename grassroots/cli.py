@@ -329,12 +329,7 @@ def coverage_(
         scope = _scope(opened, scope)
         result = coverage(opened, packs, rule, scope, day)
         split = breakdown(opened, AreaKind(by.value), packs, rule, scope, day) if by else None
-        if not opened.counts():
-            err.print(
-                f"the store is empty ({_where(_settings(store))}): every rule has nothing to"
-                f" check; import a ledger first ({_program()} import PATH)",
-                markup=False,
-            )
+        empty = not opened.counts()
     if format_ is Format.XLSX:
         target = output or Path(f"coverage-{result.as_of.isoformat()}.xlsx")
         render.write_xlsx(result, target, split)
@@ -352,6 +347,12 @@ def coverage_(
         out.print(f"wrote the coverage report to {output}", markup=False)
     else:
         render.print_table(result, out, split)
+    if empty:  # said last, after the report: an error writing it stays the one line
+        err.print(
+            f"the store is empty ({_where(_settings(store))}): every rule has nothing to"
+            f" check; import a ledger first ({_program()} import PATH)",
+            markup=False,
+        )
 
 
 def _free_port(host: str, wanted: int) -> int:

@@ -271,6 +271,16 @@ ORDER BY r.key
 """
 
 
+COUNTS = (
+    "RETURN {\n"
+    + ",\n".join(
+        [f"  {label.value}: COUNT {{ (:{label.value}) }}" for label in Label]
+        + [f"  {rel.value}: COUNT {{ ()-[:{rel.value}]->() }}" for rel in RelType]
+    )
+    + "\n} AS counts"
+)
+"""Nodes per label and relationships per type, in one statement (labels from the enums)."""
+
 DELETE_ALL = """
 MATCH (n:Node)
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
@@ -627,16 +637,10 @@ class Neo4jStore:
                 )
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for label in Label:
-            n = self.read(f"MATCH (n:{label.value}) RETURN count(n) AS n")[0]["n"]
-            if n:
-                out[label.value] = n
-        for rel in RelType:
-            n = self.read(f"MATCH ()-[r:{rel.value}]->() RETURN count(r) AS n")[0]["n"]
-            if n:
-                out[rel.value] = n
-        return out
+        # one statement, so one transaction: the counts of one committed state, never
+        # some labels from before an import's commit and some from after it
+        counted: dict[str, int] = self.read(COUNTS)[0]["counts"]
+        return {name: n for name, n in counted.items() if n}
 
     def reset(self) -> None:
         with self.exclusive():
