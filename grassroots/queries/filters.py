@@ -80,8 +80,9 @@ def prop(var: str, name: str) -> str:
     return f"{var}.`{name.replace('`', '``')}`"
 
 
-class CypherParams:
-    """Collects parameters while Cypher text is built, so no value is ever inlined."""
+class Params:
+    """Collects named parameters (``$p0``...) while query text is built, so no value is
+    ever inlined; Cypher and DuckDB's SQL spell a parameter alike."""
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -90,6 +91,10 @@ class CypherParams:
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"${name}"
+
+
+class CypherParams(Params):
+    """Parameters and filter clauses for Cypher text."""
 
     def filters(self, var: str, filters: Filters) -> list[str]:
         out = []
@@ -145,19 +150,11 @@ def sql_value(kind: str, value: Any) -> Any:
     raise AssertionError(kind)
 
 
-class SqlParams:
-    """Collects named parameters (``$p0``...) while DuckDB SQL text is built, so no value
-    is ever inlined. A property is its typed column when the table has one; any other
-    property lies in the ``extra`` JSON column and compares as its text (ledgers' extra
-    columns are text; the rule packs filter on typed columns only)."""
-
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-
-    def param(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f"${name}"
+class SqlParams(Params):
+    """Parameters and filter clauses for DuckDB SQL text. A property is its typed column
+    when the table has one; any other property lies in the ``extra`` JSON column and
+    compares as its text (ledgers' extra columns are text; the rule packs filter on typed
+    columns only)."""
 
     def prop(self, alias: str, layout: Layout, name: str) -> tuple[str, str]:
         """A property as an SQL expression, and its column type (VARCHAR for extra)."""
