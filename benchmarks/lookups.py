@@ -64,27 +64,29 @@ def _spread(values: list[str], n: int) -> list[str]:
     return list(islice(cycle(values), n))
 
 
-def org_chart_root(folder: Path, at_least: int = 2000, depth: int = 3) -> tuple[str, int]:
-    """The party org with the fewest orgs within ``depth`` levels below it that still has
-    ``at_least`` (the aim's size); in a smaller ledger, the one with the most."""
+def org_chart_root(folder: Path, at_least: int = 2000, depth: int = 3) -> tuple[str, int, int]:
+    """The root of the largest chart ``depth`` levels deep among the party orgs with at
+    least ``at_least`` orgs below them: the root, the orgs in its chart (itself included)
+    and the orgs below it at any depth."""
     children: dict[str, list[str]] = defaultdict(list)
     for row in _rows(folder, "party_orgs"):
         children[row["parent_id"] or ""].append(row["id"])
 
-    def below(org: str) -> int:
+    def levels(org: str, deepest: int) -> int:
         level, total = [org], 0
-        for _ in range(depth):
+        for _ in range(deepest):
             level = [child for parent in level for child in children.get(parent, [])]
+            if not level:
+                break
             total += len(level)
         return total
 
-    sizes = {org: below(org) for org in children if org}
-    big = {org: n for org, n in sizes.items() if n >= at_least}
-    if big:
-        root = min(big, key=lambda org: (big[org], org))
-    else:
-        root = max(sizes, key=lambda org: (sizes[org], org))
-    return root, sizes[root]
+    orgs = [org for org in children if org]
+    below = {org: levels(org, len(children)) for org in orgs}
+    roots = [org for org in orgs if below[org] >= at_least] or orgs
+    charts = {org: levels(org, depth) for org in roots}
+    root = max(charts, key=lambda org: (charts[org], org))
+    return root, 1 + charts[root], below[root]
 
 
 def plan(folder: Path, calls: int) -> dict[str, list[dict[str, Any]]]:
@@ -93,7 +95,7 @@ def plan(folder: Path, calls: int) -> dict[str, list[dict[str, Any]]]:
     names = [r["name"] for r in _rows(folder, "areas") if r["kind"] in ("village", "community")]
     units = [r["id"] for r in _rows(folder, "units")]
     households = [r["id"] for r in _rows(folder, "households")]
-    root, _ = org_chart_root(folder)
+    root, _, _ = org_chart_root(folder)
     return {
         "pairings(areaId)": [{"id": v, "day": DAY} for v in _spread(villages, calls)],
         "dispatches(unitId)": [{"id": u, "day": DAY} for u in _spread(units, calls)],

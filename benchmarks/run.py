@@ -397,15 +397,16 @@ def ratio(ours: float, theirs: float) -> str:
 
 
 def lookup_rows(r: dict[str, Any], org_chart_aim: float) -> list[str]:
-    root, size = r["org_chart"]
+    root, chart, below = r["org_chart"]
     lines = [
         "| query | calls | rows per call | p50 | p99 | aim (p99) | |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, q in r["lookups"].items():
-        chart = name.startswith("orgChart")
-        aim = org_chart_aim if chart else AIM_LOOKUP_P99_MS
-        label = f"{name} from {root} ({size:,} orgs below, 3 levels)" if chart else name
+        aim = org_chart_aim if name.startswith("orgChart") else AIM_LOOKUP_P99_MS
+        label = name
+        if name.startswith("orgChart"):
+            label = f"{name} from {root} ({chart:,} orgs in the chart, {below:,} below {root})"
         lines.append(
             f"| {label} | {q['n']} | {q['rows']:,.1f} | {q['p50_ms']:.1f} ms | "
             f"{q['p99_ms']:.1f} ms | {aim} ms | {met(q['p99_ms'] <= aim)} |"
@@ -461,9 +462,9 @@ def embedded_section(r: dict[str, Any]) -> list[str]:
         f"| lookups p99 <= {AIM_LOOKUP_P99_MS} ms (over HTTP, table below) |"
         f" {max(lookups_p99):.1f} ms (the slowest) | | |"
         f" {met(max(lookups_p99) <= AIM_LOOKUP_P99_MS)} | |",
-        f"| orgChart(depth: 3) over {r['org_chart'][1]:,} orgs, p99 <= {AIM_ORG_CHART_P99_MS}"
-        f" ms | {chart['p99_ms']:.1f} ms | | | {met(chart['p99_ms'] <= AIM_ORG_CHART_P99_MS)}"
-        f" {'(fewer than 2,000 orgs at this scale)' if r['org_chart'][1] < 2000 else ''} | |",
+        f"| orgChart(depth: 3) over 2,000 orgs, p99 <= {AIM_ORG_CHART_P99_MS} ms |"
+        f" {chart['p99_ms']:.1f} ms ({r['org_chart'][1]:,} orgs in the chart) | | |"
+        f" {met(chart['p99_ms'] <= AIM_ORG_CHART_P99_MS)} | |",
         "",
         "Each command as a process of its own (`os.wait4`: its own peak RSS):",
         "",
