@@ -14,7 +14,7 @@ from contextlib import ContextDecorator, contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
 from grassroots.schema.base import parse_day
 from grassroots.settings import Settings, StoreKind, load_settings
+
+if TYPE_CHECKING:
+    from grassroots.queries.paths import LinkPath
 
 app = typer.Typer(
     help="Grassroots: the party-organisation graph, its coverage checks and its API.",
@@ -351,6 +354,83 @@ def coverage_(
         err.print(
             f"the store is empty ({_where(_settings(store))}): every rule has nothing to"
             f" check; import a ledger first ({_program()} import PATH)",
+            markup=False,
+        )
+
+
+class PathFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command("path")
+def path_(
+    a: Annotated[str, typer.Argument(help="One end: an id, or the exact name of one node.")],
+    b: Annotated[str, typer.Argument(help="The other end, the same way.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+    max_hops: Annotated[
+        int, typer.Option("--max-hops", min=1, max=16, help="The longest chain to look for.")
+    ] = 8,
+    format_: Annotated[
+        PathFormat, typer.Option("--format", help="table or json.")
+    ] = PathFormat.TABLE,
+    store: StoreOption = None,
+) -> None:
+    """The shortest chain of posts, employments, contacts, pairings, dispatches and
+    org/area parents, active on the day, that links two nodes (a cadre and a village,
+    a unit and a grid)."""
+    import json
+
+    from grassroots.queries import paths
+
+    day = _day(as_of)
+    with _store(store) as opened:
+        start = paths.resolve_end(opened, a, "the first end")
+        end = paths.resolve_end(opened, b, "the second end")
+        found = paths.link_path(opened, start, end, day, max_hops=max_hops)
+        answer = paths.as_json(opened, found)
+    if format_ is PathFormat.JSON:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    _print_path(answer, found)
+
+
+def _print_path(answer: dict[str, Any], found: LinkPath) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from grassroots.queries.paths import not_found_message
+
+    nodes = answer["nodes"]
+    if not found.found:
+        out.print(f"{answer['from']} – {answer['to']}: {not_found_message(found)}", markup=False)
+        return
+    first, last = nodes[0], nodes[-1]
+    out.print(
+        f"{first['path']} ({first['id']}) → {last['path']} ({last['id']}),"
+        f" as of {answer['as_of']}: {answer['hops']} steps",
+        markup=False,
+    )
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("#", "from", "link", "to"):
+        table.add_column(column)
+    for i, step in enumerate(answer["steps"]):
+        here, there = nodes[i], nodes[i + 1]
+        arrow = "→" if step["forward"] else "←"
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(step["props"].items()))
+        link = f"{arrow} {step['rel_zh']} {step['rel']}" + (f" ({detail})" if detail else "")
+        table.add_row(
+            str(i + 1),
+            Text(f"{here['name']} {here['id']}"),
+            Text(link),
+            Text(f"{there['name']} {there['id']}"),
+        )
+    out.print(table)
+    if found.cut:
+        out.print(
+            f"the search was cut at {found.max_frontier:,} nodes a step: a shorter chain may exist",
             markup=False,
         )
 
