@@ -172,9 +172,31 @@ def import_(
     _print_outcome(outcome, path)
 
 
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    GRAPHML = "graphml"
+    GEXF = "gexf"
+
+
 @app.command()
 def export(
-    path: Annotated[Path, typer.Argument(help="The .jsonl file to write.")],
+    path: Annotated[Path, typer.Argument(help="The file to write.")],
+    format_: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="jsonl (a dump that `import` restores), or graphml or gexf (for Gephi,"
+            " yEd, Cytoscape).",
+        ),
+    ] = ExportFormat.JSONL,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="graphml/gexf: only the subtree of this area (or party org's area)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="graphml/gexf: only what is active on this day."),
+    ] = None,
     no_personal: Annotated[
         bool,
         typer.Option(
@@ -184,21 +206,67 @@ def export(
     ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Write the whole graph as a .jsonl dump that `import` restores exactly.
+    """Write the whole graph as a .jsonl dump that `import` restores exactly, or the
+    graph or an area's subtree as GraphML or GEXF.
 
-    The dump holds people's personal fields in full unless --no-personal; keep it as you
-    keep the ledger."""
+    Every format holds people's personal fields in full unless --no-personal; keep the
+    file as you keep the ledger."""
+    fields = "phone, id_number, birth_date"
+    if format_ is not ExportFormat.JSONL:
+        _export_graph(path, format_, scope, as_of, no_personal, store)
+        return
+    if scope or as_of:
+        raise GrassrootsError(
+            "--scope and --as-of apply to --format graphml or gexf; a jsonl dump holds"
+            " the whole graph, so that `import` restores it"
+        )
     _output_file(path, "graph.jsonl")
     with _store(store) as opened, _PathErrors("choose a file you may write"):
         summary = write_dump(opened, path, personal=not no_personal)
     out.print(f"wrote {summary.lines} lines to {path}")
-    fields = "phone, id_number, birth_date"
     if no_personal:
         err.print(
             f"left out the personal fields ({fields}) of {summary.personal} people: this dump"
             " is not a full backup, and importing it would clear those fields in the store",
             markup=False,
         )
+    elif summary.personal:
+        err.print(
+            f"personal data: {path} holds the personal fields ({fields}) of"
+            f" {summary.personal} people in full; keep it as you keep the ledger,"
+            " or export with --no-personal",
+            markup=False,
+        )
+
+
+def _export_graph(
+    path: Path,
+    format_: ExportFormat,
+    scope: str | None,
+    as_of: str | None,
+    no_personal: bool,
+    store: StoreKind | None,
+) -> None:
+    from grassroots.exports.graph_file import GraphFormat, write_graph
+    from grassroots.queries.places import scope_area
+
+    day = _day(as_of)
+    _output_file(path, f"graph.{format_.value}")
+    with _store(store) as opened, _PathErrors("choose a file you may write"):
+        resolved = _scope(opened, scope)
+        area = scope_area(opened, resolved) if resolved else None
+        summary = write_graph(
+            opened,
+            path,
+            GraphFormat(format_.value),
+            area,
+            day.isoformat() if day else None,
+            personal=not no_personal,
+        )
+    out.print(f"wrote {summary.nodes} nodes and {summary.edges} edges to {path}", markup=False)
+    fields = "phone, id_number, birth_date"
+    if no_personal:
+        err.print(f"left out the personal fields ({fields}) of {summary.personal} people")
     elif summary.personal:
         err.print(
             f"personal data: {path} holds the personal fields ({fields}) of"
