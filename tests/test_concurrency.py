@@ -27,41 +27,17 @@ from typing import Any
 import pytest
 
 from grassroots.errors import StoreBusy
+from grassroots.graph.duck import DuckStore
 from grassroots.graph.memory import MemoryStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Changes, Store
 from grassroots.importers.ledger import import_path
 from grassroots.sample.city import generate, write_bundle
 from grassroots.schema import BY_NAME, Label, Node, RelType
+from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
 
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
-
-ONE_PROCESS = (
-    "DuckDB lets one process at a time open its file: a second grassroots process waits"
-    " to open the store instead of waiting on the import's critical section, and cannot"
-    " open it at all while serve holds it (issue 10, item 5: not built yet)"
-)
-FAILS_ON_DUCKDB = {
-    "test_two_imports_at_once_cannot_make_a_cycle",
-    "test_one_id_cannot_become_two_kinds_at_once",
-    "test_two_identical_imports_at_once_the_second_finds_nothing_to_do",
-    "test_an_import_that_waits_too_long_says_who_is_writing",
-    "test_the_lock_is_no_part_of_the_graph",
-    "test_a_write_waiting_on_another_process_keeps_both_writes",
-    "test_serve_answers_the_old_or_the_new_graph_while_an_import_runs",
-    "test_a_mutation_sent_during_an_import_leaves_serve_with_both",
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_duckdb_failures(request: pytest.FixtureRequest) -> None:
-    """The two-process tests the DuckDB store does not pass yet are expected failures on
-    it, strictly: the run fails as soon as one of them passes, so the list stays true."""
-    callspec = getattr(request.node, "callspec", None)
-    on_duckdb = callspec is not None and callspec.params.get("store_kind") == "duckdb"
-    if on_duckdb and request.node.originalname in FAILS_ON_DUCKDB:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=ONE_PROCESS))
 
 
 @dataclass
@@ -196,6 +172,7 @@ def test_two_imports_at_once_cannot_make_a_cycle(
     assert second.returncode == 1, second.said
     assert "cycle" in second.stderr and "nothing was written" in second.stderr
     assert stored_cycle(store) == []
+    release(store)  # the CLI's turn (DuckDB admits one process)
     # The store's own export imports again: nothing in it is invalid.
     assert run("export", str(tmp_path / "all.jsonl"), env=env).returncode == 0
     again = run("import", str(tmp_path / "all.jsonl"), env=env)
@@ -269,6 +246,7 @@ def test_the_lock_is_no_part_of_the_graph(
 ) -> None:
     import_path(store, write_ledger(tmp_path / "base", small_city()))
     counts, elements = store.counts(), list(store.elements())
+    release(store)
     one = Pauses(tmp_path / "pauses")
     one.hold("checked")
     renamed = [dict(a, name=a["name"] + "（新）") for a in small_city()["areas"]]
@@ -278,7 +256,13 @@ def test_the_lock_is_no_part_of_the_graph(
         busy = pytest.raises(StoreBusy, match="another import is writing to this store since")
         with busy, store.exclusive(timeout=0.5):
             pass
-        assert store.counts() == counts and list(store.elements()) == elements
+        if isinstance(store, DuckStore):  # one process at a time: a read waits, then says who
+            store.lock_seconds = 0.5
+            with pytest.raises(StoreBusy, match=f"writing to this store since .*pid {a.pid}"):
+                store.counts()
+            store.lock_seconds = 60
+        else:
+            assert store.counts() == counts and list(store.elements()) == elements
         if isinstance(store, Neo4jStore):
             assert store.read(LEASES)[0]["n"] == 1
     finally:
@@ -316,6 +300,13 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
     base = small_city()
     import_path(store, write_ledger(tmp_path / "base", base))
     view = store.snapshot()
+    mine = view.nodes(["P1"])["P1"]
+    if isinstance(store, DuckStore):
+        # one process at a time: a view would keep the other out, so this process lets
+        # go of the file, and its write waits to open it again
+        del view
+        release(store)
+        view = store
     renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
     pauses = Pauses(tmp_path / "pauses")
     pauses.hold("writing")
@@ -324,7 +315,6 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
     )
     try:
         assert pauses.wait_for("writing", other), finish(other).said
-        mine = view.nodes(["P1"])["P1"]
         changed = Node(mine.label, {**mine.props, "name": "王伟（改）"}, mine.refs)
         writer = threading.Thread(target=view.write, args=(Changes(nodes=[changed]),))
         writer.start()
