@@ -5,6 +5,7 @@ exit status 1; anything else is reported as an internal error without a tracebac
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 import sys
@@ -60,7 +61,12 @@ def _settings(store: StoreKind | None) -> Settings:
 
 @contextmanager
 def _store(store: StoreKind | None) -> Iterator[Store]:
+    from grassroots.graph.served import ServedStore
+
     opened = open_store(_settings(store))
+    if isinstance(opened, ServedStore):  # DuckDB admits one process: serve does the work
+        server = opened.server
+        err.print(f"handed to the running grassroots serve at {server.url} (pid {server.pid})")
     try:
         yield opened
     finally:
@@ -521,6 +527,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from grassroots.api.app import create_app
+    from grassroots.api.local import serving
+    from grassroots.graph.duck import DuckStore
+    from grassroots.graph.served import announced
 
     application = create_app(settings)
     chosen = _free_port(host, port)
@@ -529,7 +538,17 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     out.print(f"GraphQL API: http://{host}:{chosen}/graphql  (GraphiQL in a browser)")
     out.print(f"health:      http://{host}:{chosen}/healthz   (Ctrl+C stops)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(application, host=host, port=chosen, log_level="info")
+    held = application.state.store
+    if not isinstance(held, DuckStore):
+        uvicorn.run(application, host=host, port=chosen, log_level="info")
+        return
+    # this process holds the DuckDB file: CLI commands hand their work to it meanwhile
+    secret = secrets.token_urlsafe(32)
+    try:
+        with serving(held, secret) as local, announced(held.data, local, secret):
+            uvicorn.run(application, host=host, port=chosen, log_level="info")
+    finally:
+        held.close()
 
 
 @app.command()

@@ -23,10 +23,15 @@ Transactions. ``write`` is one DuckDB transaction: everything or, on any error, 
 Each read method runs inside one read transaction, so it sees one committed state.
 Opening an existing store reads its catalogue only (milliseconds, no rebuild).
 
-Processes. DuckDB lets one process at a time open a file for writing; another gets a
-lock error, which becomes ``StoreUnavailable`` after waiting ``lock_seconds``. A store
-releases the file on ``close()`` and opens it again on its next read, so a process may
-let another (a CLI import) use the file in between.
+Processes. DuckDB lets one process at a time open a file, even to read. The process
+holding it records who it is (``since``, ``host``, ``pid``, ``what``) in
+``grassroots.holder.json`` beside the database, removed on ``close()``. Another process
+that finds the file held waits up to ``lock_seconds`` for it (reaching the ``busy``
+pause point once), then raises ``StoreBusy`` naming the holder; the holder's file is
+ignored once its pid is dead. A store releases the file on ``close()`` and opens it
+again on its next read, so a process may let another (a CLI import) use the file in
+between. A running ``grassroots serve`` holds the file for as long as it runs: a CLI
+command then hands its work to it (``grassroots.graph.served``) instead of waiting.
 
 Threads. DuckDB connections are not shared between threads: each thread reads through
 its own cursor on the one database.
@@ -35,20 +40,23 @@ Snapshots and the critical section. ``snapshot()`` is a view reading through one
 held inside one read transaction (DuckDB's MVCC), so a request or a report sees one
 committed state; the transaction ends when the view is dropped, and a write through the
 view moves it on to the state it made. ``exclusive()``, the import's critical section,
-is a lock per store file within the process; DuckDB's own file lock already keeps any
-other process out while this one has the file open.
+is a lock per store file within the process, taken with the file open: DuckDB's own
+file lock keeps any other process out for as long as this one has it.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import socket
+import sys
 import threading
 import time
 import types
 import typing
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
@@ -74,6 +82,7 @@ from grassroots.progress import Progress, silent
 from grassroots.schema import TABLES, Label, Link, Node, Props, RelType, Table
 
 FILE_NAME = "grassroots.duckdb"
+HOLDER_FILE = "grassroots.holder.json"  # who holds the file: see "Processes" above
 EXTRA = "extra"
 BATCH = 100_000  # rows per INSERT: each column goes in as one list parameter
 PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
@@ -321,7 +330,15 @@ def _writer_lock(path: Path) -> threading.RLock:
 class DuckStore:
     name = "duckdb"
 
-    def __init__(self, data: Path, lock_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        data: Path,
+        lock_seconds: float = 60.0,
+        waiting: Callable[[], None] | None = None,
+    ) -> None:
+        """Open the store in ``data``. ``waiting`` is called, while the first opening
+        waits for another process to let go of the file, every quarter second: it may
+        raise to stop waiting (``open_store`` hands the work to a running serve)."""
         self.data = data
         self.path = data / FILE_NAME
         # how long opening waits for another process, and exclusive() for another import
@@ -334,17 +351,22 @@ class DuckStore:
         self._epoch = 0  # bumped on close, so threads' cursors of an old connection go
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._connection()  # open now, so a bad folder or a held lock fails here
+        with self._guard:  # open now, so a bad folder or a held file fails here
+            self._db = self._open(lock_seconds, waiting)
 
     # -- the connection ---------------------------------------------------------------
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
+    def _connection(self, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+        """The open database; opening it waits up to ``wait`` (default ``lock_seconds``)
+        for another process holding the file."""
         with self._guard:
             if self._db is None:
-                self._db = self._open()
+                self._db = self._open(self.lock_seconds if wait is None else wait)
             return self._db
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(
+        self, wait: float, waiting: Callable[[], None] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         try:
             self.data.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -352,34 +374,72 @@ class DuckStore:
                 f"cannot open the embedded store in {self.data}: {exc.strerror}."
                 " Set GRASSROOTS_DATA to a writable folder."
             ) from None
-        deadline = time.monotonic() + self.lock_seconds
+        began, said = time.monotonic(), False
         while True:
             try:
                 db = duckdb.connect(str(self.path))
                 break
             except duckdb.IOException as exc:
-                held = "lock" in str(exc).lower()
-                if held and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                if held:
+                if "lock" not in str(exc).lower():
                     raise StoreUnavailable(
-                        f"the embedded store {self.path} is open in another grassroots"
-                        f" process ({_holder(str(exc))}); stop that process (a running"
-                        " `grassroots serve`, or an import still writing) or wait for it to"
-                        " finish, then run this again"
+                        f"cannot open the embedded store {self.path}: {exc}. Set"
+                        " GRASSROOTS_DATA to a writable folder, or move a damaged file aside."
                     ) from None
-                raise StoreUnavailable(
-                    f"cannot open the embedded store {self.path}: {exc}. Set"
-                    " GRASSROOTS_DATA to a writable folder, or move a damaged file aside."
-                ) from None
+                waited = time.monotonic() - began
+                if not said:
+                    said = True
+                    checkpoint("busy")  # a test-only pause point
+                if waited >= wait:
+                    raise StoreBusy(busy_message(self._holder(str(exc)), wait)) from None
+                if waiting is not None:
+                    waiting()
+                time.sleep(min(0.25, max(wait - waited, 0.01)))
             except duckdb.Error as exc:
                 raise StoreUnavailable(
                     f"cannot open the embedded store {self.path}: {exc}. If it is not a"
                     " grassroots store, set GRASSROOTS_DATA to another folder."
                 ) from None
-        self._setup(db)
+        try:
+            self._setup(db)
+        except BaseException:
+            db.close()
+            raise
+        self._hold()
         return db
+
+    # -- who holds the file ------------------------------------------------------------
+
+    @property
+    def holder_path(self) -> Path:
+        return self.data / HOLDER_FILE
+
+    def _hold(self) -> None:
+        """Record this process as the file's holder, for another that finds it held."""
+        record = {
+            "since": time.time(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "what": " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "",
+        }
+        with suppress(OSError):  # only a message depends on it
+            partial = self.holder_path.with_name(f"{HOLDER_FILE}.{os.getpid()}")
+            partial.write_bytes(orjson.dumps(record))
+            partial.replace(self.holder_path)
+
+    def _let_go(self) -> None:
+        """Remove this process's holder record (not one another process wrote since)."""
+        with suppress(OSError, orjson.JSONDecodeError):
+            if orjson.loads(self.holder_path.read_bytes()).get("pid") == os.getpid():
+                self.holder_path.unlink()
+
+    def _holder(self, message: str) -> dict[str, Any]:
+        """Who holds the file: its record, while its process lives (on this host); else
+        what DuckDB's lock error says."""
+        with suppress(OSError, orjson.JSONDecodeError, ValueError, TypeError):
+            record = orjson.loads(self.holder_path.read_bytes())
+            if isinstance(record, dict) and _alive(record):
+                return record
+        return {"what": f"another process ({_pid_in(message)})"}
 
     @staticmethod
     def _setup(db: duckdb.DuckDBPyConnection) -> None:
@@ -481,8 +541,9 @@ class DuckStore:
 
     @contextmanager
     def exclusive(self, timeout: float | None = None) -> Iterator[None]:
-        """The import's critical section in this process (DuckDB's file lock keeps other
-        processes out); waits up to ``timeout`` (default ``lock_seconds``), then raises
+        """The import's critical section: within this process a lock per file, across
+        processes the file itself, held open throughout (DuckDB admits one process);
+        waits up to ``timeout`` (default ``lock_seconds``) for either, then raises
         StoreBusy."""
         wait = self.lock_seconds if timeout is None else timeout
         if not self._writer.acquire(blocking=False):
@@ -490,6 +551,7 @@ class DuckStore:
             if not self._writer.acquire(timeout=wait):
                 raise StoreBusy(busy_message({}, wait))
         try:
+            self._connection(wait)
             self._move_on()  # a view checks against the latest state, not the one it read
             yield
         finally:
@@ -729,6 +791,7 @@ FROM {q(label.value)} AS n
             if self._db is not None:
                 self._db.close()
                 self._db = None
+                self._let_go()
             self._epoch += 1
 
     def __enter__(self) -> DuckStore:
@@ -765,11 +828,27 @@ def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in params.items() if name in named}
 
 
-def _holder(message: str) -> str:
-    """Who holds the lock, from DuckDB's message (``... held in /usr/bin/python (PID 7)``)."""
+def _pid_in(message: str) -> str:
+    """The holder's pid from DuckDB's message (``... held in /usr/bin/python (PID 7)``)."""
     if "PID" in message:
         return "PID " + message.split("PID", 1)[1].strip(" )").split(")")[0]
-    return "another process"
+    return "pid unknown"
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    """Whether the process a holder record names still runs (on another host: assumed)."""
+    return record.get("host") != socket.gethostname() or process_alive(int(record["pid"]))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _error(exc: duckdb.Error) -> StoreError:

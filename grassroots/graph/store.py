@@ -133,14 +133,18 @@ class Store(Protocol):
 
 
 def busy_message(holder: dict[str, Any], waited: float) -> str:
-    """What an import that gave up waiting tells its user; ``holder`` holds what the
-    lock's holder recorded: ``since`` (epoch seconds), ``host`` and ``pid``."""
-    who = "another import is writing to this store"
+    """What a command that gave up waiting tells its user; ``holder`` holds what the
+    lock's holder recorded: ``since`` (epoch seconds), ``host``, ``pid``, and ``what``
+    it is (a command line such as ``grassroots import``; an import when not said)."""
+    what = str(holder.get("what") or "import")
+    importing = what.split()[-1:] == ["import"]
+    who = "another import is writing to this store" if importing else f"{what} holds this store"
     if holder.get("since"):
         since = datetime.fromtimestamp(float(holder["since"])).strftime("%H:%M")
         who += f" since {since} ({holder.get('host', '?')}, pid {holder.get('pid', '?')})"
+    todo = "run this import again" if importing else "run this again"
     return (
-        f"{who}; wait for it to finish and run this import again"
+        f"{who}; wait for it to finish and {todo}"
         f" (waited {waited:g} s; GRASSROOTS_LOCK_SECONDS sets how long)"
     )
 

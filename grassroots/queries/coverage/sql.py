@@ -47,6 +47,7 @@ from datetime import date
 from typing import Any
 
 from grassroots.graph.duck import HOLDERS, LINK_ENDS, LINK_LAYOUTS, NODE_LAYOUTS, DuckStore, q
+from grassroots.graph.served import ServedStore
 from grassroots.graph.store import Store
 from grassroots.queries.coverage.engine import register
 from grassroots.queries.coverage.rules import (
@@ -243,7 +244,7 @@ def compile_rule(rule: Rule, day: date, scope: str | None) -> tuple[str, dict[st
 
 
 class SqlEvaluator:
-    def __init__(self, store: DuckStore) -> None:
+    def __init__(self, store: DuckStore | ServedStore) -> None:
         self.store = store
 
     def evaluate(self, rule: Rule, day: date, scope: str | None) -> tuple[int, list[str]]:
@@ -254,5 +255,5 @@ class SqlEvaluator:
 
 @register("duckdb")
 def _evaluator(store: Store) -> SqlEvaluator:
-    assert isinstance(store, DuckStore)
+    assert isinstance(store, DuckStore | ServedStore)  # a served one: serve runs the SQL
     return SqlEvaluator(store)
