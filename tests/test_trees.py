@@ -187,3 +187,8 @@ def test_tree_reads_cost_the_same_whatever_the_depth(store: Store, tmp_path: Pat
     )
     assert deep == shallow, (shallow, deep)
     assert max(deep) <= 6, deep
+
+
+def test_nodes_of_one_label(city: Store) -> None:
+    assert set(city.nodes(["OK", "P1", "K", "nobody"], Label.PARTY_ORG)) == {"OK"}
+    assert set(city.nodes(["OK", "P1", "K", "nobody"])) == {"OK", "P1", "K"}

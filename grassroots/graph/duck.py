@@ -584,12 +584,12 @@ class DuckStore:
 
     # -- the Store protocol: reads -----------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
         params = {"ids": wanted}
-        layouts = list(NODE_LAYOUTS.items())
+        layouts = list(NODE_LAYOUTS.items()) if label is None else [(label, NODE_LAYOUTS[label])]
         results = self._reads(
             [(select_nodes(layout, f"n.id IN {IDS}"), params) for _, layout in layouts]
         )

@@ -438,9 +438,13 @@ class MemoryStore:
 
     # -- the Store protocol: reads, each from one snapshot ------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         snap = self.current()
-        return {node_id: _node(snap, node_id) for node_id in ids if node_id in snap.attrs}
+        return {
+            node_id: _node(snap, node_id)
+            for node_id in ids
+            if node_id in snap.attrs and label in (None, snap.attrs[node_id]["label"])
+        }
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
         snap = self.current()

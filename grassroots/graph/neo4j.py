@@ -455,11 +455,12 @@ class Neo4jStore:
 
     # -- the Store protocol ------------------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         found: dict[str, Node] = {}
         for labels, props, refs in self.read_rows(READ_NODES, over="ids", ids=list(ids)):
-            label = next(lbl for lbl in labels if lbl != "Node")
-            found[props["id"]] = Node(Label(label), props, _reference_map(refs))
+            own = Label(next(lbl for lbl in labels if lbl != "Node"))
+            if label in (None, own):
+                found[props["id"]] = Node(own, props, _reference_map(refs))
         return found
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:

@@ -98,8 +98,9 @@ class Above(NamedTuple):
 class Store(Protocol):
     name: str
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
-        """The stored nodes among ``ids``, with their references."""
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        """The stored nodes among ``ids``, with their references; with ``label``, only
+        nodes of it (the embedded store then reads one table, not every one)."""
         ...
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:

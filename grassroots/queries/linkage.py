@@ -22,7 +22,8 @@ def _day(day: date | None) -> str:
 
 
 def _require(store: Store, node_id: str, *labels: Label) -> Node:
-    node = store.nodes([node_id]).get(node_id)
+    only = labels[0] if len(labels) == 1 else None  # one table to read, not every one
+    node = store.nodes([node_id], only).get(node_id)
     if node is None or (labels and node.label not in labels):
         kinds = " or ".join(label.value for label in labels) or "node"
         raise NotFound(f"no {kinds} has id {node_id!r}")
@@ -93,8 +94,8 @@ def _active_nodes(store: Store, label: Label, ids: set[str] | None, day: str) ->
                 break
             after = page.nodes[-1].id
     else:
-        found = store.nodes(ids)
-        nodes = [found[i] for i in sorted(found) if found[i].label is label]
+        found = store.nodes(ids, label)
+        nodes = [found[i] for i in sorted(found)]
     return [n for n in nodes if active(n.props, day)]
 
 
@@ -117,7 +118,7 @@ def org_chart(
     root = _require(store, root_id, Label.PARTY_ORG)
     rows = store.descendants([root.id], RelType.UNDER, max(depth, 0))
     ids = [row.id for row in rows]
-    orgs = store.nodes(ids)
+    orgs = store.nodes(ids, Label.PARTY_ORG)
     secretaries = _secretaries(store, ids, _day(day))
     return [
         ChartNode(orgs[r.id], r.parent, r.depth, r.children, secretaries.get(r.id))
@@ -140,7 +141,7 @@ def _secretaries(store: Store, org_ids: list[str], day: str) -> dict[str, Node]:
         )
         if serving:
             chosen[org_id] = serving[0][1]
-    people = store.nodes(set(chosen.values()))
+    people = store.nodes(set(chosen.values()), Label.PERSON)
     return {org: people[person] for org, person in chosen.items() if person in people}
 
 
@@ -155,7 +156,7 @@ def responsible_chain(store: Store, node_id: str) -> list[Node]:
     if start is None:
         return []
     ids = chain(store.ancestors([start], (RelType.UNDER,)), start)
-    orgs = store.nodes(ids)
+    orgs = store.nodes(ids, Label.PARTY_ORG)
     return [orgs[i] for i in ids if i in orgs]
 
 
@@ -166,7 +167,7 @@ def _org_on_lowest_area(store: Store, area_id: str | None) -> str | None:
         return None
     areas = chain(store.ancestors([area_id], (RelType.WITHIN,)), area_id)
     built = store.neighbours(areas, RelType.BUILT_ON, "in")
-    orgs = store.nodes({o for found in built.values() for o, _ in found})
+    orgs = store.nodes({o for found in built.values() for o, _ in found}, Label.PARTY_ORG)
     for area in areas:
         here = [orgs[o] for o, _ in built[area] if o in orgs]
         if not here:
