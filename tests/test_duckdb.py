@@ -95,4 +95,4 @@ def test_the_sql_shown_in_the_compilers_docstring_is_what_it_compiles() -> None:
     assert sql.__doc__ is not None
     shown = textwrap.dedent(sql.__doc__.split("``grid_has_branch`` reads::\n", 1)[1])
     assert shown.strip() == compiled.strip()
-    assert params == {"p0": ["grid"], "p1": ["branch", "general_branch"], "p2": 1}
+    assert params == {"p0": ["grid"], "p1": ["branch", "general_branch"]}

@@ -69,11 +69,16 @@ import orjson
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
 from grassroots.graph.store import (
+    MAX_DEPTH,
+    TREE_LABELS,
+    Above,
+    Below,
     Changes,
     Direction,
     Neighbour,
     Page,
     TreeEntry,
+    breadth_first,
     busy_message,
     checkpoint,
     neighbour_order,
@@ -86,6 +91,7 @@ HOLDER_FILE = "grassroots.holder.json"  # who holds the file: see "Processes" ab
 EXTRA = "extra"
 BATCH = 100_000  # rows per INSERT: each column goes in as one list parameter
 PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
+LABELS = {label.value: label for label in Label}  # faster than Label(value), per row
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 # -- the layout, derived from the schema -------------------------------------------------
@@ -297,6 +303,87 @@ SELECT {column_list("n", layout.columns())}
 FROM {q(layout.name)} AS n
 WHERE {where}
 """
+
+
+def walk_down(rel: RelType) -> str:
+    """``descendants`` along a tree's reference: the walk, bounded by ``$depth`` (which
+    also ends a cycle), and each reached node's children counted in the same query."""
+    table, parent = q(TREE_LABELS[rel].value), q(HOLDERS[rel].column)
+    return f"""
+WITH RECURSIVE
+walk(id, parent, depth) AS (
+  SELECT n.id, CAST(NULL AS VARCHAR), 0
+  FROM {table} AS n
+  WHERE n.id IN {IDS}
+  UNION ALL
+  SELECT n.id, n.{parent}, w.depth + 1
+  FROM walk AS w
+  JOIN {table} AS n ON n.{parent} = w.id
+  WHERE w.depth < $depth
+),
+children(id, n) AS (
+  SELECT c.{parent}, count(*)
+  FROM {table} AS c
+  WHERE c.{parent} IN (SELECT id FROM walk)
+  GROUP BY c.{parent}
+)
+SELECT w.id, w.parent, w.depth, coalesce(children.n, 0)
+FROM walk AS w
+LEFT JOIN children ON children.id = w.id
+"""
+
+
+def walk_up(rels: Sequence[RelType]) -> tuple[str, dict[str, Any]]:
+    """``ancestors``: every node table as rows ``(id, label, name, parent)``, the parent
+    being the one of ``rels`` the table holds; the walk starts at ``$ids`` and climbs.
+    ``UNION`` keeps each row once, so a cycle adds nothing new and the walk ends."""
+    from grassroots.queries.filters import SqlParams
+
+    params = SqlParams()
+    climbed = {HOLDERS[rel].target for rel in rels}
+
+    def rows(labels: Collection[Label]) -> str:
+        parts = []
+        for label in labels:
+            layout = NODE_LAYOUTS[label]
+            held = [HOLDERS[rel].column for rel in rels if HOLDERS[rel].label is label]
+            up = f"n.{q(held[0])}" if held else "CAST(NULL AS VARCHAR)"
+            name = params.text("n", layout, "name")
+            kind = params.param(label.value)
+            parts.append(
+                f"SELECT n.id, {kind} AS label, {name} AS name, {up} AS parent\n"
+                f"FROM {q(label.value)} AS n"
+            )
+        return "\nUNION ALL\n".join(parts)
+
+    start = rows(list(NODE_LAYOUTS))
+    above = rows([label for label in NODE_LAYOUTS if label in climbed]) if climbed else ""
+    sql = f"""
+WITH RECURSIVE
+up(id, label, name, parent) AS (
+  SELECT s.*
+  FROM (
+{_indent(start, 4)}
+  ) AS s
+  WHERE s.id IN {IDS}
+"""
+    if above:
+        sql += f"""  UNION
+  SELECT a.*
+  FROM up
+  JOIN (
+{_indent(above, 4)}
+  ) AS a ON a.id = up.parent
+"""
+    sql += """)
+SELECT id, label, name, parent
+FROM up
+"""
+    return sql, params.params
+
+
+def _indent(text: str, width: int) -> str:
+    return "\n".join(" " * width + line for line in text.splitlines())
 
 
 def insert_rows(layout: Layout) -> str:
@@ -559,12 +646,12 @@ class DuckStore:
 
     # -- the Store protocol: reads -----------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
         params = {"ids": wanted}
-        layouts = list(NODE_LAYOUTS.items())
+        layouts = list(NODE_LAYOUTS.items()) if label is None else [(label, NODE_LAYOUTS[label])]
         results = self._reads(
             [(select_nodes(layout, f"n.id IN {IDS}"), params) for _, layout in layouts]
         )
@@ -676,6 +763,24 @@ FROM {q(label.value)} AS n
 """
         rows = self.query(sql, params.params)
         return {node_id: TreeEntry(up, kind_) for node_id, up, kind_ in rows}
+
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
+        rows = self.query(walk_down(rel), {"ids": wanted, "depth": limit})
+        return breadth_first(Below(i, up, int(d), int(n)) for i, up, d, n in rows)
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        sql, params = walk_up(rels)
+        rows = self.query(sql, {**params, "ids": wanted})
+        return {i: Above(LABELS[label], name, up) for i, label, name, up in rows}
 
     def elements(self) -> Iterator[Node | Link]:
         cur = self._connection().cursor()  # a cursor of its own: the caller may read between

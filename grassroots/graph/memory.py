@@ -32,7 +32,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +43,16 @@ import orjson
 
 from grassroots.errors import StoreBusy, StoreUnavailable
 from grassroots.graph.store import (
+    MAX_DEPTH,
+    TREE_LABELS,
+    Above,
+    Below,
     Changes,
     Direction,
     Neighbour,
     Page,
     TreeEntry,
+    breadth_first,
     busy_message,
     checkpoint,
     neighbour_order,
@@ -433,9 +438,13 @@ class MemoryStore:
 
     # -- the Store protocol: reads, each from one snapshot ------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         snap = self.current()
-        return {node_id: _node(snap, node_id) for node_id in ids if node_id in snap.attrs}
+        return {
+            node_id: _node(snap, node_id)
+            for node_id in ids
+            if node_id in snap.attrs and label in (None, snap.attrs[node_id]["label"])
+        }
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
         snap = self.current()
@@ -497,6 +506,48 @@ class MemoryStore:
             kind = snap.attrs[node_id]["props"].get("kind")
             entries[node_id] = TreeEntry(parents[0] if parents else None, kind)
         return entries
+
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        snap = self.current()
+        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
+        label = TREE_LABELS[rel]
+        frontier = sorted(
+            i for i in set(ids) if i in snap.attrs and snap.attrs[i]["label"] is label
+        )
+        parent_of: dict[str, str | None] = dict.fromkeys(frontier)
+        rows: list[Below] = []
+        for level in range(limit + 1):
+            below = {i: _pointing(snap, i, rel) for i in frontier}
+            rows += [Below(i, parent_of[i], level, len(below[i])) for i in frontier]
+            nxt = [c for i in frontier for c in below[i] if c not in parent_of]
+            for i in frontier:
+                for child in below[i]:
+                    parent_of.setdefault(child, i)
+            if level == limit or not nxt:
+                break
+            frontier = nxt
+        return breadth_first(rows)
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        snap = self.current()
+        found: dict[str, Above] = {}
+        wanted = [i for i in set(ids) if i in snap.attrs]
+        while wanted:
+            up: list[str] = []
+            for node_id in wanted:
+                data = snap.attrs[node_id]
+                name = data["props"].get("name")
+                parents = [
+                    v for v, keys in _succ(snap, node_id).items() for k in keys if k[0] in rels
+                ]
+                parent = parents[0] if parents else None
+                found[node_id] = Above(data["label"], None if name is None else str(name), parent)
+                if parent is not None and parent in snap.attrs:
+                    up.append(parent)
+            wanted = [i for i in set(up) if i not in found]
+        return found
 
     def elements(self) -> Iterator[Node | Link]:
         snap = self.current()
@@ -662,6 +713,11 @@ class MemoryStore:
 
 def _succ(snap: Snapshot, node_id: str) -> Mapping[str, Mapping[EdgeKey, Props]]:
     return cast(Mapping[str, Mapping[EdgeKey, Props]], snap.graph.succ[node_id])
+
+
+def _pointing(snap: Snapshot, node_id: str, rel: RelType) -> list[str]:
+    """The nodes pointing at ``node_id`` along ``rel``, by id."""
+    return sorted(u for u, keys in snap.graph.pred[node_id].items() for k in keys if k[0] is rel)
 
 
 def _node(snap: Snapshot, node_id: str) -> Node:
