@@ -784,6 +784,8 @@ SELECT DATE '2026-06-30', 1.0::DOUBLE, 2::BIGINT, '东山', [DATE '2020-02-29'],
         neighbours = served.neighbours(["K"], RelType.WITHIN, "in")
         page = served.find(Label.AREA, search="网格")
         exported = list(served.elements())
+        below = served.descendants(["K"], RelType.WITHIN), served.nodes(["K"], Label.AREA)
+        above = served.ancestors(["G9"], [RelType.WITHIN])
         served.close()
     direct = DuckStore(data)
     try:
@@ -793,6 +795,9 @@ SELECT DATE '2026-06-30', 1.0::DOUBLE, 2::BIGINT, '东山', [DATE '2020-02-29'],
         assert neighbours == direct.neighbours(["K"], RelType.WITHIN, "in")
         assert page == direct.find(Label.AREA, search="网格") and page.total == 3
         assert exported == list(direct.elements())
+        assert below == (direct.descendants(["K"], RelType.WITHIN), direct.nodes(["K"], Label.AREA))
+        assert len(below[0]) > 1 and below[1]
+        assert above == direct.ancestors(["G9"], [RelType.WITHIN]) and len(above) > 1
     finally:
         direct.close()
 

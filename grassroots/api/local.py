@@ -165,7 +165,9 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
         """Each operation, bound to its request's payload."""
         p = payload
         return {
-            "nodes": lambda: [node_out(n) for n in store.nodes(p["ids"]).values()],
+            "nodes": lambda: [
+                node_out(n) for n in store.nodes(p["ids"], _label(p.get("label"))).values()
+            ],
             "links": lambda: [
                 link_out(ln) for ln in store.links([(RelType(r), k) for r, k in p["keys"]]).values()
             ],
@@ -173,6 +175,11 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             "find": lambda: _page(store, p),
             "tree": lambda: {
                 i: [e.parent, e.kind] for i, e in store.tree(Label(p["label"])).items()
+            },
+            "descendants": lambda: store.descendants(p["ids"], RelType(p["rel"]), p["depth"]),
+            "ancestors": lambda: {
+                i: [a.label.value, a.name, a.parent]
+                for i, a in store.ancestors(p["ids"], [RelType(r) for r in p["rels"]]).items()
             },
             "counts": store.counts,
             "query": lambda: _query(store, p),
@@ -246,6 +253,10 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
         return Response(tagged(result) if op == "query" else orjson.dumps(result), media_type=JSON)
 
     return router
+
+
+def _label(value: str | None) -> Label | None:
+    return None if value is None else Label(value)
 
 
 def _page(store: DuckStore, p: dict[str, Any]) -> dict[str, Any]:

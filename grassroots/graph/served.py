@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,6 +47,8 @@ from grassroots import errors
 from grassroots.errors import GrassrootsError, StoreError, StoreUnavailable
 from grassroots.graph.duck import DuckStore, process_alive
 from grassroots.graph.store import (
+    Above,
+    Below,
     Changes,
     Direction,
     Neighbour,
@@ -270,8 +272,9 @@ class ServedStore:
 
     # -- reads -------------------------------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
-        found = self._call("nodes", "reading", orjson.dumps({"ids": list(ids)}))
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        body = {"ids": list(ids), "label": label.value if label else None}
+        found = self._call("nodes", "reading", orjson.dumps(body))
         return {node.id: node for node in map(node_in, found)}
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
@@ -301,6 +304,17 @@ class ServedStore:
     def tree(self, label: Label) -> dict[str, TreeEntry]:
         found = self._call("tree", "reading", orjson.dumps({"label": label.value}))
         return {node_id: TreeEntry(up, kind) for node_id, (up, kind) in found.items()}
+
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        body = orjson.dumps({"ids": list(ids), "rel": rel.value, "depth": depth})
+        return [Below(*row) for row in self._call("descendants", "reading", body)]
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        body = orjson.dumps({"ids": list(ids), "rels": [rel.value for rel in rels]})
+        found = self._call("ancestors", "reading", body)
+        return {i: Above(Label(label), name, up) for i, (label, name, up) in found.items()}
 
     def counts(self) -> dict[str, int]:
         counted: dict[str, int] = self._call("counts", "reading")
