@@ -1,5 +1,5 @@
-"""The stores: ``MemoryStore`` (embedded, the default), ``DuckStore`` (embedded, on
-DuckDB) and ``Neo4jStore``, one protocol."""
+"""The stores, one protocol: ``DuckStore`` (the embedded store, ``local``, on DuckDB; the
+default) and ``Neo4jStore``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,9 @@ def open_store(settings: Settings) -> Store:
         from grassroots.graph.neo4j import Neo4jStore
 
         return Neo4jStore.from_settings(settings)
-    if settings.store is StoreKind.DUCKDB:
-        from grassroots.graph.duck import DuckStore
+    from grassroots.graph.duck import DuckStore
 
-        return DuckStore(settings.data, settings.lock_seconds)
-    from grassroots.graph.memory import MemoryStore
-
-    return MemoryStore(settings.data, settings.lock_seconds)
+    return DuckStore(settings.data, settings.lock_seconds)
 
 
 __all__ = ["Changes", "Store", "TreeEntry", "open_store"]

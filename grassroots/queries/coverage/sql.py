@@ -252,7 +252,7 @@ class SqlEvaluator:
         return int(checked), [str(g) for g in gaps or []]
 
 
-@register("duckdb")
+@register("local")
 def _evaluator(store: Store) -> SqlEvaluator:
     assert isinstance(store, DuckStore)
     return SqlEvaluator(store)
