@@ -68,9 +68,13 @@ def _settings(store: StoreKind | None) -> Settings:
     return base.model_copy(update={"store": chosen}) if chosen else base
 
 
+def _notice(text: str) -> None:
+    err.print(text, markup=False)
+
+
 @contextmanager
 def _store(store: StoreKind | None) -> Iterator[Store]:
-    opened = open_store(_settings(store))
+    opened = open_store(_settings(store), _notice)
     try:
         yield opened
     finally:
@@ -522,7 +526,7 @@ def demo(
         folder = Path(tmp) / "sample-city"
         list(write_bundle(make_city("small"), folder))
         bar = _Bar(err)
-        opened = open_store(settings)
+        opened = open_store(settings, _notice)
         try:
             _guard_demo_target(opened, folder, where, yes)
             outcome = import_path(opened, folder, progress=bar)

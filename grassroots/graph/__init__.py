@@ -3,18 +3,29 @@ default) and ``Neo4jStore``."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from grassroots.graph.store import Changes, Store, TreeEntry
 from grassroots.settings import Settings, StoreKind
 
 
-def open_store(settings: Settings) -> Store:
-    """The store the settings name, opened and ready."""
+def _log(notice: str) -> None:
+    logging.getLogger("grassroots").warning(notice)
+
+
+def open_store(settings: Settings, notice: Callable[[str], None] = _log) -> Store:
+    """The store the settings name, opened and ready. An embedded store of an earlier
+    version in the folder is moved into it first, and ``notice`` told what moved."""
     if settings.store is StoreKind.NEO4J:
         from grassroots.graph.neo4j import Neo4jStore
 
         return Neo4jStore.from_settings(settings)
     from grassroots.graph.duck import DuckStore
+    from grassroots.graph.migrate import migrate
 
+    if moved := migrate(settings.data, settings.lock_seconds):
+        notice(moved.notice())
     return DuckStore(settings.data, settings.lock_seconds)
 
 
