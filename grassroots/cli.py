@@ -40,9 +40,22 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _store_kind(value: str) -> StoreKind:
+    try:
+        return StoreKind(value)  # the embedded store's earlier names too (settings.py)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is no store; name local or neo4j") from None
+
+
 StoreOption = Annotated[
     StoreKind | None,
-    typer.Option("--store", help="memory (embedded, default) or neo4j; or GRASSROOTS_STORE."),
+    typer.Option(
+        "--store",
+        parser=_store_kind,
+        metavar="[local|neo4j]",
+        help="local (embedded, default) or neo4j; or GRASSROOTS_STORE.",
+    ),
 ]
 _chosen: dict[str, StoreKind] = {}
 
@@ -59,14 +72,18 @@ def _settings(store: StoreKind | None) -> Settings:
     return base.model_copy(update={"store": chosen}) if chosen else base
 
 
+def _notice(text: str) -> None:
+    err.print(text, markup=False)
+
+
 @contextmanager
 def _store(store: StoreKind | None) -> Iterator[Store]:
     from grassroots.graph.served import ServedStore
 
-    opened = open_store(_settings(store))
+    opened = open_store(_settings(store), _notice)
     if isinstance(opened, ServedStore):  # DuckDB admits one process: serve does the work
         server = opened.server
-        err.print(f"handed to the running grassroots serve at {server.url} (pid {server.pid})")
+        _notice(f"handed to the running grassroots serve at {server.url} (pid {server.pid})")
     try:
         yield opened
     finally:
@@ -586,7 +603,7 @@ def _where(settings: Settings) -> str:
 def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
     """The demo's own embedded store (GRASSROOTS_DEMO_DATA), whatever GRASSROOTS_STORE and
     GRASSROOTS_DATA say: only --store neo4j, or --data, on the command line sends the
-    sample city elsewhere (``--store duckdb`` keeps it embedded, on DuckDB)."""
+    sample city elsewhere."""
     base = load_settings()
     chosen = store or _chosen.get("store")
     if chosen is StoreKind.NEO4J:
@@ -595,8 +612,7 @@ def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
                 "--data names an embedded store's folder; leave it out with --store neo4j"
             )
         return base.model_copy(update={"store": StoreKind.NEO4J})
-    embedded = StoreKind.DUCKDB if chosen is StoreKind.DUCKDB else StoreKind.MEMORY
-    return base.model_copy(update={"store": embedded, "data": data or base.demo_data})
+    return base.model_copy(update={"store": StoreKind.LOCAL, "data": data or base.demo_data})
 
 
 def _other_data(store: Store, sample: Path) -> dict[str, int]:
@@ -677,7 +693,7 @@ def demo(
         folder = Path(tmp) / "sample-city"
         list(write_bundle(make_city("small"), folder))
         bar = _Bar(err)
-        opened = open_store(settings)
+        opened = open_store(settings, _notice)
         try:
             _guard_demo_target(opened, folder, where, yes)
             outcome = import_path(opened, folder, progress=bar)

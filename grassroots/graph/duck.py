@@ -1,4 +1,5 @@
-"""The embedded store on DuckDB: one file, ``GRASSROOTS_DATA/grassroots.duckdb``.
+"""The embedded store (``local``, the default) on DuckDB: one file,
+``GRASSROOTS_DATA/grassroots.duckdb``.
 
 Layout. One table per node label (``"Area"``, ``"PartyOrg"``...) and one per link type
 (``"HOLDS_POST"``...), their typed columns derived from the ledger's pydantic models
@@ -415,7 +416,7 @@ def _writer_lock(path: Path) -> threading.RLock:
 
 
 class DuckStore:
-    name = "duckdb"
+    name = "local"  # what --store, /healthz and the reports call it
 
     def __init__(
         self,
@@ -783,6 +784,16 @@ FROM {q(label.value)} AS n
         return {i: Above(LABELS[label], name, up) for i, label, name, up in rows}
 
     def elements(self) -> Iterator[Node | Link]:
+        if self._pin is not None:  # a view reads its own state: one table at a time, whole
+            for label, layout in NODE_LAYOUTS.items():
+                (rows,) = self._reads([(select_nodes(layout, "TRUE") + "ORDER BY n.id\n", {})])
+                yield from (_node(label, layout, row) for row in rows)
+            for rel, link_layout in LINK_LAYOUTS.items():
+                (rows,) = self._reads(
+                    [(select_links(link_layout, "TRUE") + "ORDER BY n.key\n", {})]
+                )
+                yield from (_link(rel, link_layout, row) for row in rows)
+            return
         cur = self._connection().cursor()  # a cursor of its own: the caller may read between
         try:
             cur.begin()

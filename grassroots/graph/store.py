@@ -252,8 +252,7 @@ def checkpoint(point: str) -> None:
     ``FOLDER/POINT.reached``, and while ``FOLDER/POINT.pause`` exists the process waits
     there (at most 120 s). The points: ``checked`` (an import has checked and diffed,
     inside its critical section, before writing), ``writing`` (inside a store's write
-    transaction), ``busy`` (an import found another holding the critical section) and
-    ``reloading`` (the embedded store has read the nodes of a reload, not yet the links).
+    transaction) and ``busy`` (an import found another holding the critical section).
     Unset, as everywhere outside those tests, this does nothing."""
     folder = os.environ.get("GRASSROOTS_TEST_HOOKS")
     if not folder:

@@ -272,7 +272,7 @@ class SqlEvaluator:
         return int(checked), [str(g) for g in gaps or []]
 
 
-@register("duckdb")
+@register("local")
 def _evaluator(store: Store) -> SqlEvaluator:
     assert isinstance(store, DuckStore | ServedStore)  # a served one: serve runs the SQL
     return SqlEvaluator(store)
