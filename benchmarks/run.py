@@ -122,11 +122,10 @@ def rows_in(folder: Path) -> int:
 
 
 def embedded_kind() -> str:
-    """The embedded DuckDB store's name in this checkout's settings."""
+    """The embedded DuckDB store's name (``duckdb`` and ``memory`` are its aliases)."""
     from grassroots.settings import StoreKind
 
-    kind = getattr(StoreKind, "LOCAL", None) or StoreKind.DUCKDB
-    return str(kind.value)
+    return StoreKind.LOCAL.value
 
 
 def child_env(kind: str, data: Path | None = None) -> dict[str, str]:
@@ -272,7 +271,7 @@ def measure_embedded(scale: str, calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grassroots-bench-") as tmp:
         data = Path(tmp) / "store"
         env = child_env(kind, data)
-        note(f"local ({kind}): importing {out['rows']:,} rows")
+        note(f"local: importing {out['rows']:,} rows")
         commands["grassroots import (into an empty store)"] = run(
             [*grassroots(), "import", str(folder)], env, show_errors=False
         )

@@ -5,6 +5,7 @@ exit status 1; anything else is reported as an internal error without a tracebac
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 import sys
@@ -14,7 +15,7 @@ from contextlib import ContextDecorator, contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +28,9 @@ from grassroots.progress import Tick
 from grassroots.schema.base import parse_day
 from grassroots.settings import Settings, StoreKind, load_settings
 
+if TYPE_CHECKING:
+    from grassroots.queries.paths import LinkPath
+
 app = typer.Typer(
     help="Grassroots: the party-organisation graph, its coverage checks and its API.",
     no_args_is_help=True,
@@ -36,9 +40,22 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _store_kind(value: str) -> StoreKind:
+    try:
+        return StoreKind(value)  # the embedded store's earlier names too (settings.py)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is no store; name local or neo4j") from None
+
+
 StoreOption = Annotated[
     StoreKind | None,
-    typer.Option("--store", help="memory (embedded, default) or neo4j; or GRASSROOTS_STORE."),
+    typer.Option(
+        "--store",
+        parser=_store_kind,
+        metavar="[local|neo4j]",
+        help="local (embedded, default) or neo4j; or GRASSROOTS_STORE.",
+    ),
 ]
 _chosen: dict[str, StoreKind] = {}
 
@@ -55,9 +72,18 @@ def _settings(store: StoreKind | None) -> Settings:
     return base.model_copy(update={"store": chosen}) if chosen else base
 
 
+def _notice(text: str) -> None:
+    err.print(text, markup=False)
+
+
 @contextmanager
 def _store(store: StoreKind | None) -> Iterator[Store]:
-    opened = open_store(_settings(store))
+    from grassroots.graph.served import ServedStore
+
+    opened = open_store(_settings(store), _notice)
+    if isinstance(opened, ServedStore):  # DuckDB admits one process: serve does the work
+        server = opened.server
+        _notice(f"handed to the running grassroots serve at {server.url} (pid {server.pid})")
     try:
         yield opened
     finally:
@@ -169,9 +195,31 @@ def import_(
     _print_outcome(outcome, path)
 
 
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    GRAPHML = "graphml"
+    GEXF = "gexf"
+
+
 @app.command()
 def export(
-    path: Annotated[Path, typer.Argument(help="The .jsonl file to write.")],
+    path: Annotated[Path, typer.Argument(help="The file to write.")],
+    format_: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="jsonl (a dump that `import` restores), or graphml or gexf (for Gephi,"
+            " yEd, Cytoscape).",
+        ),
+    ] = ExportFormat.JSONL,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="graphml/gexf: only the subtree of this area (or party org's area)."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="graphml/gexf: only what is active on this day."),
+    ] = None,
     no_personal: Annotated[
         bool,
         typer.Option(
@@ -181,21 +229,67 @@ def export(
     ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Write the whole graph as a .jsonl dump that `import` restores exactly.
+    """Write the whole graph as a .jsonl dump that `import` restores exactly, or the
+    graph or an area's subtree as GraphML or GEXF.
 
-    The dump holds people's personal fields in full unless --no-personal; keep it as you
-    keep the ledger."""
+    Every format holds people's personal fields in full unless --no-personal; keep the
+    file as you keep the ledger."""
+    fields = "phone, id_number, birth_date"
+    if format_ is not ExportFormat.JSONL:
+        _export_graph(path, format_, scope, as_of, no_personal, store)
+        return
+    if scope or as_of:
+        raise GrassrootsError(
+            "--scope and --as-of apply to --format graphml or gexf; a jsonl dump holds"
+            " the whole graph, so that `import` restores it"
+        )
     _output_file(path, "graph.jsonl")
     with _store(store) as opened, _PathErrors("choose a file you may write"):
         summary = write_dump(opened, path, personal=not no_personal)
     out.print(f"wrote {summary.lines} lines to {path}")
-    fields = "phone, id_number, birth_date"
     if no_personal:
         err.print(
             f"left out the personal fields ({fields}) of {summary.personal} people: this dump"
             " is not a full backup, and importing it would clear those fields in the store",
             markup=False,
         )
+    elif summary.personal:
+        err.print(
+            f"personal data: {path} holds the personal fields ({fields}) of"
+            f" {summary.personal} people in full; keep it as you keep the ledger,"
+            " or export with --no-personal",
+            markup=False,
+        )
+
+
+def _export_graph(
+    path: Path,
+    format_: ExportFormat,
+    scope: str | None,
+    as_of: str | None,
+    no_personal: bool,
+    store: StoreKind | None,
+) -> None:
+    from grassroots.exports.graph_file import GraphFormat, write_graph
+    from grassroots.queries.places import scope_area
+
+    day = _day(as_of)
+    _output_file(path, f"graph.{format_.value}")
+    with _store(store) as opened, _PathErrors("choose a file you may write"):
+        resolved = _scope(opened, scope)
+        area = scope_area(opened, resolved) if resolved else None
+        summary = write_graph(
+            opened,
+            path,
+            GraphFormat(format_.value),
+            area,
+            day.isoformat() if day else None,
+            personal=not no_personal,
+        )
+    out.print(f"wrote {summary.nodes} nodes and {summary.edges} edges to {path}", markup=False)
+    fields = "phone, id_number, birth_date"
+    if no_personal:
+        err.print(f"left out the personal fields ({fields}) of {summary.personal} people")
     elif summary.personal:
         err.print(
             f"personal data: {path} holds the personal fields ({fields}) of"
@@ -355,6 +449,83 @@ def coverage_(
         )
 
 
+class PathFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command("path")
+def path_(
+    a: Annotated[str, typer.Argument(help="One end: an id, or the exact name of one node.")],
+    b: Annotated[str, typer.Argument(help="The other end, the same way.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day, YYYY-MM-DD (default today).")
+    ] = None,
+    max_hops: Annotated[
+        int, typer.Option("--max-hops", min=1, max=16, help="The longest chain to look for.")
+    ] = 8,
+    format_: Annotated[
+        PathFormat, typer.Option("--format", help="table or json.")
+    ] = PathFormat.TABLE,
+    store: StoreOption = None,
+) -> None:
+    """The shortest chain of posts, employments, contacts, pairings, dispatches and
+    org/area parents, active on the day, that links two nodes (a cadre and a village,
+    a unit and a grid)."""
+    import json
+
+    from grassroots.queries import paths
+
+    day = _day(as_of)
+    with _store(store) as opened:
+        start = paths.resolve_end(opened, a, "the first end")
+        end = paths.resolve_end(opened, b, "the second end")
+        found = paths.link_path(opened, start, end, day, max_hops=max_hops)
+        answer = paths.as_json(opened, found)
+    if format_ is PathFormat.JSON:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    _print_path(answer, found)
+
+
+def _print_path(answer: dict[str, Any], found: LinkPath) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from grassroots.queries.paths import not_found_message
+
+    nodes = answer["nodes"]
+    if not found.found:
+        out.print(f"{answer['from']} – {answer['to']}: {not_found_message(found)}", markup=False)
+        return
+    first, last = nodes[0], nodes[-1]
+    out.print(
+        f"{first['path']} ({first['id']}) → {last['path']} ({last['id']}),"
+        f" as of {answer['as_of']}: {answer['hops']} steps",
+        markup=False,
+    )
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("#", "from", "link", "to"):
+        table.add_column(column)
+    for i, step in enumerate(answer["steps"]):
+        here, there = nodes[i], nodes[i + 1]
+        arrow = "→" if step["forward"] else "←"
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(step["props"].items()))
+        link = f"{arrow} {step['rel_zh']} {step['rel']}" + (f" ({detail})" if detail else "")
+        table.add_row(
+            str(i + 1),
+            Text(f"{here['name']} {here['id']}"),
+            Text(link),
+            Text(f"{there['name']} {there['id']}"),
+        )
+    out.print(table)
+    if found.cut:
+        out.print(
+            f"the search was cut at {found.max_frontier:,} nodes a step: a shorter chain may exist",
+            markup=False,
+        )
+
+
 def _free_port(host: str, wanted: int) -> int:
     import socket
 
@@ -373,6 +544,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from grassroots.api.app import create_app
+    from grassroots.api.local import serving
+    from grassroots.graph.duck import DuckStore
+    from grassroots.graph.served import announced
 
     application = create_app(settings)
     chosen = _free_port(host, port)
@@ -381,7 +555,17 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     out.print(f"GraphQL API: http://{host}:{chosen}/graphql  (GraphiQL in a browser)")
     out.print(f"health:      http://{host}:{chosen}/healthz   (Ctrl+C stops)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(application, host=host, port=chosen, log_level="info")
+    held = application.state.store
+    if not isinstance(held, DuckStore):
+        uvicorn.run(application, host=host, port=chosen, log_level="info")
+        return
+    # this process holds the DuckDB file: CLI commands hand their work to it meanwhile
+    secret = secrets.token_urlsafe(32)
+    try:
+        with serving(held, secret) as local, announced(held.data, local, secret):
+            uvicorn.run(application, host=host, port=chosen, log_level="info")
+    finally:
+        held.close()
 
 
 @app.command()
@@ -419,7 +603,7 @@ def _where(settings: Settings) -> str:
 def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
     """The demo's own embedded store (GRASSROOTS_DEMO_DATA), whatever GRASSROOTS_STORE and
     GRASSROOTS_DATA say: only --store neo4j, or --data, on the command line sends the
-    sample city elsewhere (``--store duckdb`` keeps it embedded, on DuckDB)."""
+    sample city elsewhere."""
     base = load_settings()
     chosen = store or _chosen.get("store")
     if chosen is StoreKind.NEO4J:
@@ -428,8 +612,7 @@ def _demo_settings(store: StoreKind | None, data: Path | None) -> Settings:
                 "--data names an embedded store's folder; leave it out with --store neo4j"
             )
         return base.model_copy(update={"store": StoreKind.NEO4J})
-    embedded = StoreKind.DUCKDB if chosen is StoreKind.DUCKDB else StoreKind.MEMORY
-    return base.model_copy(update={"store": embedded, "data": data or base.demo_data})
+    return base.model_copy(update={"store": StoreKind.LOCAL, "data": data or base.demo_data})
 
 
 def _other_data(store: Store, sample: Path) -> dict[str, int]:
@@ -510,7 +693,7 @@ def demo(
         folder = Path(tmp) / "sample-city"
         list(write_bundle(make_city("small"), folder))
         bar = _Bar(err)
-        opened = open_store(settings)
+        opened = open_store(settings, _notice)
         try:
             _guard_demo_target(opened, folder, where, yes)
             outcome = import_path(opened, folder, progress=bar)

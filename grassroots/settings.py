@@ -12,11 +12,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from grassroots.errors import ConfigError
 
+EMBEDDED_ALIASES = frozenset({"memory", "duckdb"})
+"""The embedded store's earlier names, which planners' scripts still pass."""
+
 
 class StoreKind(StrEnum):
-    MEMORY = "memory"
+    LOCAL = "local"  # the embedded store, on DuckDB (grassroots.graph.duck)
     NEO4J = "neo4j"
-    DUCKDB = "duckdb"  # the embedded store on DuckDB (grassroots.graph.duck); not yet the default
+
+    @classmethod
+    def _missing_(cls, value: object) -> StoreKind | None:
+        return cls.LOCAL if value in EMBEDDED_ALIASES else None
 
 
 def _env(*names: str) -> AliasChoices:
@@ -35,7 +41,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["dalian"], validation_alias=_env("GRASSROOTS_PACKS")
     )
 
-    store: StoreKind = Field(StoreKind.MEMORY, validation_alias=_env("GRASSROOTS_STORE"))
+    store: StoreKind = Field(StoreKind.LOCAL, validation_alias=_env("GRASSROOTS_STORE"))
     data: Path = Field(Path("grassroots-data"), validation_alias=_env("GRASSROOTS_DATA"))
     # `grassroots demo` keeps the sample city in an embedded store of its own, so that a
     # fictional city never mixes with a planner's ledger in `data` or in Neo4j.

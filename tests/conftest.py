@@ -1,9 +1,9 @@
-"""One suite, every store: every test that takes ``store`` runs on the two embedded
-stores (networkx, DuckDB) and on a real Neo4j server (started by ``make test``, or
-named by ``NEO4J_URI``).
+"""One suite, every store: every test that takes ``store`` runs on the embedded store
+(``local``, on DuckDB) and on a real Neo4j server (started by ``make test``, or named by
+``NEO4J_URI``).
 
 There is no skipping: without a reachable Neo4j the Neo4j half fails, loudly. Run only
-an embedded half with ``pytest -k memory`` or ``pytest -k duckdb`` when you mean to.
+the embedded half with ``pytest -k "not neo4j"`` when you mean to.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import pytest
 
 from grassroots.errors import StoreUnavailable
 from grassroots.graph.duck import DuckStore
-from grassroots.graph.memory import MemoryStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Store
 from grassroots.importers import write_dump
 from grassroots.settings import Settings, StoreKind
 
-STORES = ["memory", "duckdb", "neo4j"]
+STORES = ["local", "neo4j"]
 
 
 def neo4j_settings() -> Settings:
@@ -54,11 +53,7 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
-    if store_kind == "memory":
-        memory = MemoryStore(tmp_path / "store")
-        yield memory
-        memory.close()
-    elif store_kind == "duckdb":
+    if store_kind == "local":
         duck = DuckStore(tmp_path / "store")
         yield duck
         duck.close()
@@ -76,7 +71,7 @@ def env(store: Store, store_kind: str, tmp_path: Path) -> dict[str, str]:
     variables["GRASSROOTS_DATA"] = str(tmp_path / "store")
     if store_kind == "neo4j":
         variables["NEO4J_URI"] = neo4j_settings().neo4j_uri
-    if store_kind == "duckdb":
+    if store_kind == "local":
         # a process that finds the file held gives up after 10 s, not the default 60 s:
         # the two-process tests it does not pass yet (test_concurrency) fail sooner
         variables["GRASSROOTS_LOCK_SECONDS"] = "10"

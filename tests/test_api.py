@@ -665,7 +665,11 @@ def round_trips(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Count
     """Counts the store's round trips: every Cypher query on Neo4j, every protocol read on
     the embedded store."""
     counter: Counter[str] = Counter()
-    names = ["read"] if store.name == "neo4j" else ["nodes", "neighbours", "find", "links", "tree"]
+    names = (
+        ["read"]
+        if store.name == "neo4j"
+        else ["nodes", "neighbours", "find", "links", "tree", "descendants", "ancestors"]
+    )
     for name in names:
         original = getattr(store, name)
 

@@ -178,6 +178,22 @@ def test_list_rules_ends_with_the_accounting(env: dict[str, str]) -> None:
     assert any("13 of 42" in line for line in last)
 
 
+def test_the_embedded_stores_earlier_names_still_select_it(tmp_path: Path) -> None:
+    """Planners' scripts say memory (the first embedded store) or duckdb: both select
+    the local store, on the command line and in GRASSROOTS_STORE."""
+    env = dict(os.environ, GRASSROOTS_DATA=str(tmp_path / "store"))
+    env.pop("GRASSROOTS_STORE", None)
+    folder = str(write_ledger(tmp_path / "l", small_city()))
+    assert run("--store", "memory", "import", folder, env=env).returncode == 0
+    for named in (["--store", "duckdb"], ["--store", "local"], []):
+        result = run("import", folder, *named, env=dict(env, GRASSROOTS_STORE="memory"))
+        assert "nothing changed" in result.stdout, (named, result.stderr)
+    reset = run("reset", "--yes", env=dict(env, GRASSROOTS_STORE="duckdb"))
+    assert reset.stdout.startswith("the local store at "), reset.stderr
+    helped = run("import", "--help", env=env)
+    assert "local (embedded, default) or neo4j" in " ".join(helped.stdout.split())
+
+
 def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     env = dict(os.environ, GRASSROOTS_DATA=str(tmp_path), GRASSROOTS_STORE="mongo")
     result = run("export", str(tmp_path / "x.jsonl"), env=env)
@@ -355,7 +371,7 @@ def test_demo_keeps_a_store_of_its_own(env: dict[str, str], tmp_path: Path) -> N
     assert "nothing changed" in again.stdout
 
     # the demo's store holds the sample city `generate` writes, and nothing else
-    plain = dict(env, GRASSROOTS_STORE="memory", GRASSROOTS_DATA=str(tmp_path / "reference"))
+    plain = dict(env, GRASSROOTS_STORE="local", GRASSROOTS_DATA=str(tmp_path / "reference"))
     assert run("generate", "--scale", "small", str(tmp_path / "city"), env=plain).returncode == 0
     assert run("import", str(tmp_path / "city"), env=plain).returncode == 0
     run("export", str(tmp_path / "reference.jsonl"), env=plain)

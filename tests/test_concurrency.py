@@ -21,47 +21,23 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grassroots.errors import StoreBusy
-from grassroots.graph.memory import MemoryStore
+from grassroots.graph.duck import DuckStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Changes, Store
 from grassroots.importers.ledger import import_path
 from grassroots.sample.city import generate, write_bundle
 from grassroots.schema import BY_NAME, Label, Node, RelType
+from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
 
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
-
-ONE_PROCESS = (
-    "DuckDB lets one process at a time open its file: a second grassroots process waits"
-    " to open the store instead of waiting on the import's critical section, and cannot"
-    " open it at all while serve holds it (issue 10, item 5: not built yet)"
-)
-FAILS_ON_DUCKDB = {
-    "test_two_imports_at_once_cannot_make_a_cycle",
-    "test_one_id_cannot_become_two_kinds_at_once",
-    "test_two_identical_imports_at_once_the_second_finds_nothing_to_do",
-    "test_an_import_that_waits_too_long_says_who_is_writing",
-    "test_the_lock_is_no_part_of_the_graph",
-    "test_a_write_waiting_on_another_process_keeps_both_writes",
-    "test_serve_answers_the_old_or_the_new_graph_while_an_import_runs",
-    "test_a_mutation_sent_during_an_import_leaves_serve_with_both",
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_duckdb_failures(request: pytest.FixtureRequest) -> None:
-    """The two-process tests the DuckDB store does not pass yet are expected failures on
-    it, strictly: the run fails as soon as one of them passes, so the list stays true."""
-    callspec = getattr(request.node, "callspec", None)
-    on_duckdb = callspec is not None and callspec.params.get("store_kind") == "duckdb"
-    if on_duckdb and request.node.originalname in FAILS_ON_DUCKDB:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=ONE_PROCESS))
 
 
 @dataclass
@@ -196,6 +172,7 @@ def test_two_imports_at_once_cannot_make_a_cycle(
     assert second.returncode == 1, second.said
     assert "cycle" in second.stderr and "nothing was written" in second.stderr
     assert stored_cycle(store) == []
+    release(store)  # the CLI's turn (DuckDB admits one process)
     # The store's own export imports again: nothing in it is invalid.
     assert run("export", str(tmp_path / "all.jsonl"), env=env).returncode == 0
     again = run("import", str(tmp_path / "all.jsonl"), env=env)
@@ -269,6 +246,7 @@ def test_the_lock_is_no_part_of_the_graph(
 ) -> None:
     import_path(store, write_ledger(tmp_path / "base", small_city()))
     counts, elements = store.counts(), list(store.elements())
+    release(store)
     one = Pauses(tmp_path / "pauses")
     one.hold("checked")
     renamed = [dict(a, name=a["name"] + "（新）") for a in small_city()["areas"]]
@@ -278,7 +256,13 @@ def test_the_lock_is_no_part_of_the_graph(
         busy = pytest.raises(StoreBusy, match="another import is writing to this store since")
         with busy, store.exclusive(timeout=0.5):
             pass
-        assert store.counts() == counts and list(store.elements()) == elements
+        if isinstance(store, DuckStore):  # one process at a time: a read waits, then says who
+            store.lock_seconds = 0.5
+            with pytest.raises(StoreBusy, match=f"writing to this store since .*pid {a.pid}"):
+                store.counts()
+            store.lock_seconds = 60
+        else:
+            assert store.counts() == counts and list(store.elements()) == elements
         if isinstance(store, Neo4jStore):
             assert store.read(LEASES)[0]["n"] == 1
     finally:
@@ -316,6 +300,13 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
     base = small_city()
     import_path(store, write_ledger(tmp_path / "base", base))
     view = store.snapshot()
+    mine = view.nodes(["P1"])["P1"]
+    if isinstance(store, DuckStore):
+        # one process at a time: a view would keep the other out, so this process lets
+        # go of the file, and its write waits to open it again
+        del view
+        release(store)
+        view = store
     renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
     pauses = Pauses(tmp_path / "pauses")
     pauses.hold("writing")
@@ -324,7 +315,6 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
     )
     try:
         assert pauses.wait_for("writing", other), finish(other).said
-        mine = view.nodes(["P1"])["P1"]
         changed = Node(mine.label, {**mine.props, "name": "王伟（改）"}, mine.refs)
         writer = threading.Thread(target=view.write, args=(Changes(nodes=[changed]),))
         writer.start()
@@ -340,10 +330,10 @@ def test_a_write_waiting_on_another_process_keeps_both_writes(
 
 
 def test_a_write_leaves_snapshots_taken_before_it_as_they_were(tmp_path: Path) -> None:
-    """The embedded store only (a Neo4j snapshot is the live store): a write builds its
-    snapshot from the last one, sharing what it does not touch; the old one must not
-    change, and the new one must equal what a fresh load of the same folder reads."""
-    store = MemoryStore(tmp_path / "s")
+    """The embedded store only (a Neo4j snapshot is the live store): a snapshot taken
+    before a write goes on answering from the state it saw, and after the write the
+    store answers what the file holds when it is opened anew."""
+    store = DuckStore(tmp_path / "s")
     ledger = small_city()
     import_path(store, write_ledger(tmp_path / "base", ledger))
     before = store.snapshot()
@@ -357,16 +347,24 @@ def test_a_write_leaves_snapshots_taken_before_it_as_they_were(tmp_path: Path) -
     import_path(store, write_ledger(tmp_path / "changed", changed))
 
     assert (list(before.elements()), before.counts(), before.tree(Label.PARTY_ORG)) == old
-    fresh = MemoryStore(tmp_path / "s")
-    assert list(store.elements()) == list(fresh.elements()) != old[0]
-    assert store.counts() == fresh.counts()
-    for rel in (RelType.WITHIN, RelType.UNDER, RelType.HOLDS_POST, RelType.BUILT_ON):
-        ids = [n.id for n in fresh.elements() if isinstance(n, Node)]
-        for direction in ("out", "in"):
-            assert store.neighbours(ids, rel, direction) == fresh.neighbours(ids, rel, direction)
-    assert store.tree(Label.AREA) == fresh.tree(Label.AREA)
-    fresh.close()
+    ids = [n.id for n in store.elements() if isinstance(n, Node)]
+    rels = (RelType.WITHIN, RelType.UNDER, RelType.HOLDS_POST, RelType.BUILT_ON)
+
+    def state(reader: Store) -> Any:
+        return (
+            list(reader.elements()),
+            reader.counts(),
+            reader.tree(Label.AREA),
+            [reader.neighbours(ids, rel, way) for rel in rels for way in ("out", "in")],
+        )
+
+    seen = state(store)
+    before.close()
     store.close()
+    fresh = DuckStore(tmp_path / "s")  # a new connection, reading the file
+    assert state(fresh) == seen
+    assert seen[0] != old[0]
+    fresh.close()
 
 
 # -- serve while an import runs --------------------------------------------------------
@@ -392,9 +390,9 @@ def _ask(url: str, body: dict[str, Any] | None = None, token: str = "") -> tuple
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
-    """A ``grassroots serve`` process on a free loopback port: its base URL, and the
-    lines it has logged so far."""
+def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
+    """A ``grassroots serve`` process on a free loopback port: its base URL, the lines it
+    has logged so far, and the process."""
     port = _free_port()
     process = start("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
     log: list[str] = []
@@ -426,7 +424,7 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
             except OSError:
                 pass
             time.sleep(0.1)
-        yield base, log
+        yield base, log, process
     finally:
         process.terminate()
         try:
@@ -476,7 +474,7 @@ def test_serve_answers_the_old_or_the_new_graph_while_an_import_runs(
     probe = next(a for a in city["areas"] if a["kind"] == "district")
     assert run("import", str(tmp_path / "old"), env=env).returncode == 0
 
-    with serving(env) as (base, log):
+    with serving(env) as (base, log, _):
         seen: dict[int, list[tuple[int | None, Any]]] = {}
         stop = threading.Event()
         variables = {"id": probe["id"]}
@@ -530,43 +528,6 @@ def test_serve_answers_the_old_or_the_new_graph_while_an_import_runs(
     assert "Traceback" not in lines and "Error" not in lines, lines[-3000:]
 
 
-def test_while_serve_reloads_it_answers_from_the_whole_old_graph(tmp_path: Path) -> None:
-    """The embedded store only (Neo4j does not reload): serve's reload is held halfway,
-    after the nodes and before the links; meanwhile serve answers at once, from the
-    complete old graph, and once the reload is let go, from the new one."""
-    env = {**os.environ, "GRASSROOTS_STORE": "memory", "GRASSROOTS_DATA": str(tmp_path / "s")}
-    ledger = small_city()
-    grids = {"areas": [a for a in ledger["areas"] if a["kind"] != "building"]}
-    assert run("import", str(write_ledger(tmp_path / "old", grids)), env=env).returncode == 0
-    pauses = Pauses(tmp_path / "pauses")
-    with serving(pauses.env(env)) as (base, log):
-        before = _ask(f"{base}/healthz")[1]["nodes"]
-        assert run("import", str(write_ledger(tmp_path / "new", ledger)), env=env).returncode == 0
-        pauses.hold("reloading")
-        reloaded: list[tuple[int, Any]] = []
-        reloader = threading.Thread(target=lambda: reloaded.append(_ask(f"{base}/healthz")))
-        reloader.start()
-        try:
-            assert pauses.wait_for("reloading", reloader), "".join(log)
-            during = [_ask(f"{base}/healthz")[1]["nodes"] for _ in range(3)]
-            query = """{ areas(first: 100) { totalCount }
-                         b1: area(id: "B1") { id } g1: area(id: "G1") { parent { id } } }"""
-            status, body = _ask(f"{base}/graphql", {"query": query})
-        finally:
-            pauses.release("reloading")
-        reloader.join(timeout=60)
-        after = _ask(f"{base}/healthz")[1]["nodes"]
-    assert during == [before] * 3
-    assert status == 200 and body["data"] == {
-        "areas": {"totalCount": len(grids["areas"])},
-        "b1": None,
-        "g1": {"parent": {"id": "K"}},
-    }, body
-    new_nodes = sum(len(rows) for t, rows in ledger.items() if BY_NAME[t].is_node)
-    assert reloaded == [(200, reloaded[0][1])] and reloaded[0][1]["nodes"] == new_nodes
-    assert after == new_nodes
-
-
 MUTATION = """mutation Add($input: AreaInput!) {
   addArea(input: $input) { __typename ... on Area { id name } ... on Failure { message } }
 }"""
@@ -581,7 +542,7 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
     folder = write_ledger(tmp_path / "renamed", {"areas": renamed})
     serve_pauses = Pauses(tmp_path / "serve-pauses")
     writer = {**serve_pauses.env(env), "GRASSROOTS_API_TOKENS": "planner-token=write"}
-    with serving(writer) as (url, log):
+    with serving(writer) as (url, log, _):
         pauses = Pauses(tmp_path / "pauses")
         pauses.hold("writing")
         other = start("import", str(folder), env=pauses.env(env))
@@ -613,3 +574,241 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
         "g3": {"name": "东山第3网格", "parent": {"id": "K"}},
     }, body
     assert "Traceback" not in "".join(log)
+
+
+# -- the CLI beside a running serve: the hand-off on DuckDB, the same answers everywhere ---
+
+HANDED = "handed to the running grassroots serve at http://127.0.0.1:"
+
+
+@pytest.fixture
+def duck_env(tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment for a DuckDB store of its own (the hand-off is DuckDB's)."""
+    return {
+        **os.environ,
+        "GRASSROOTS_STORE": DuckStore.name,
+        "GRASSROOTS_DATA": str(tmp_path / "duck"),
+        "GRASSROOTS_LOCK_SECONDS": "10",
+    }
+
+
+def _said_to_be_handed(store: Store, result: Result, process: subprocess.Popen[str]) -> None:
+    """On DuckDB the CLI says, in one line, that serve did its work; elsewhere nothing."""
+    handed = [line for line in result.stderr.splitlines() if line.startswith(HANDED)]
+    if isinstance(store, DuckStore):
+        assert handed and handed[0].endswith(f"(pid {process.pid})"), result.said
+    else:
+        assert not handed, result.said
+
+
+def _imported(env: dict[str, str], folder: Path) -> None:
+    done = run("import", str(folder), env=env)
+    assert done.returncode == 0, done.said
+
+
+def _without_handed(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith(HANDED)]
+
+
+def test_coverage_and_export_while_serve_runs_answer_as_without_it(
+    env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    assert (
+        run("import", str(write_ledger(tmp_path / "base", small_city())), env=env).returncode == 0
+    )
+    report = ["coverage", "--pack", "all", "--as-of", "2026-06-30", "--format", "json"]
+    with serving(env) as (_, log, process):
+        during = run(*report, env=env)
+        exported = run("export", str(tmp_path / "during.jsonl"), env=env)
+        scoped = run("coverage", "--scope", "东山社区", "--format", "json", env=env)
+    alone = run(*report, env=env)
+    assert run("export", str(tmp_path / "alone.jsonl"), env=env).returncode == 0
+    for result in (during, exported, scoped):
+        assert result.returncode == 0, result.said
+        assert "Traceback" not in result.said
+        _said_to_be_handed(store, result, process)
+    assert during.stdout == alone.stdout and json.loads(during.stdout)["rules"]
+    assert json.loads(scoped.stdout)["scope"] == "K"
+    during_dump = (tmp_path / "during.jsonl").read_text(encoding="utf-8")
+    assert during_dump == (tmp_path / "alone.jsonl").read_text(encoding="utf-8")
+    assert "东山社区" in during_dump
+    assert "Traceback" not in "".join(log)
+
+
+def test_an_import_beside_serve_is_answered_at_once(
+    env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    base = small_city()
+    assert run("import", str(write_ledger(tmp_path / "base", base)), env=env).returncode == 0
+    renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
+    query = {"query": '{ k: area(id: "K") { name } }'}
+    with serving(env) as (url, log, process):
+        assert _ask(f"{url}/graphql", query)[1]["data"] == {"k": {"name": "东山社区"}}
+        done = run("import", str(write_ledger(tmp_path / "r", {"areas": renamed})), env=env)
+        status, body = _ask(f"{url}/graphql", query)  # at once: no restart, no polling
+        again = run("import", str(tmp_path / "r"), env=env)
+    assert done.returncode == 0 and "0 created      10 updated" in done.stdout, done.said
+    _said_to_be_handed(store, done, process)
+    assert status == 200 and body["data"] == {"k": {"name": "东山社区（新）"}}, body
+    assert again.returncode == 0 and "nothing changed" in again.stdout, again.said
+    assert "Traceback" not in "".join(log)
+
+
+def test_a_broken_import_beside_serve_says_the_same_and_writes_nothing(
+    env: dict[str, str], store: Store, tmp_path: Path
+) -> None:
+    assert (
+        run("import", str(write_ledger(tmp_path / "base", small_city())), env=env).returncode == 0
+    )
+    broken = small_city()
+    broken["areas"][4]["kind"] = "小区"
+    broken["areas"][0]["name"] = "大连市（改）"
+    broken["dispatches"] = [
+        {
+            "id": "X1",
+            "person_id": "P1",
+            "unit_id": "U1",
+            "area_id": "HK9",
+            "role": "resident",
+            "since": "2026-01-01",
+        }
+    ]
+    folder = write_ledger(tmp_path / "broken", broken)
+    alone = run("import", str(folder), env=env)
+    query = {"query": '{ c: area(id: "C") { name } areas(first: 1) { totalCount } }'}
+    with serving(env) as (url, log, process):
+        before = _ask(f"{url}/graphql", query)
+        during = run("import", str(folder), env=env)
+        after = _ask(f"{url}/graphql", query)
+    assert alone.returncode == during.returncode == 1, (alone.said, during.said)
+    assert "areas row 6 kind:" in alone.stderr and "row 2 area_id:" in alone.stderr
+    assert _without_handed(during.stderr) == alone.stderr.splitlines()
+    assert during.stdout == alone.stdout
+    _said_to_be_handed(store, during, process)
+    assert before == after and after[1]["data"]["c"] == {"name": "大连市"}, after
+    assert "Traceback" not in "".join(log)
+
+
+def test_a_stale_serve_file_is_ignored(duck_env: dict[str, str], tmp_path: Path) -> None:
+    """serve killed with -9 leaves its serve.json: the CLI opens the store itself."""
+    folder = write_ledger(tmp_path / "l", small_city())
+    with serving(duck_env) as (_, _log, process):
+        announced = Path(duck_env["GRASSROOTS_DATA"]) / "serve.json"
+        assert announced.stat().st_mode & 0o777 == 0o600
+        process.kill()
+        process.wait()
+    assert announced.exists()  # it could not remove it
+    done = run("import", str(folder), env=duck_env)
+    assert done.returncode == 0 and "10 created" in done.stdout, done.said
+    assert HANDED not in done.stderr and "Traceback" not in done.said
+
+
+def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path: Path) -> None:
+    with serving(duck_env) as _:
+        record = json.loads((Path(duck_env["GRASSROOTS_DATA"]) / "serve.json").read_text())
+        counts = f"{record['url']}/_local/counts"
+        assert record["url"].startswith("http://127.0.0.1:")
+        assert _ask(counts, {}, token=record["secret"]) == (200, {})
+        assert _ask(counts, {}, token="not-" + record["secret"])[0] == 401
+        assert _ask(counts, {})[0] == 401
+        query = f"{record['url']}/_local/query"
+        writing = {"sql": 'DELETE FROM "Area"', "params": {}}
+        status, body = _ask(query, writing, token=record["secret"])
+        assert status == 409 and "SQL reads only" in body, body
+
+
+def test_the_hand_off_keeps_every_value_exactly(duck_env: dict[str, str], tmp_path: Path) -> None:
+    """Nodes, links and SQL rows through a serve come back as the store holds them."""
+    from grassroots.graph.served import ServedStore, running
+
+    data = Path(duck_env["GRASSROOTS_DATA"])
+    assert (
+        run("import", str(write_ledger(tmp_path / "l", small_city())), env=duck_env).returncode == 0
+    )
+    area = Node(
+        Label.AREA,
+        {
+            "id": "G9",
+            "name": "第9网格「新」",
+            "kind": "grid",
+            "households": 12,  # an int in extra
+            "area_km2": 1.0,  # a float that looks like an int
+            "since": "2026-06-30",
+            "flag": True,
+            "备注": {"nested": [1, 2.5, None, "二"]},
+        },
+        {RelType.WITHIN: "K"},
+    )
+    sql = """
+SELECT DATE '2026-06-30', 1.0::DOUBLE, 2::BIGINT, '东山', [DATE '2020-02-29'], NULL, true,
+       1.25::DECIMAL(4, 2), TIMESTAMP '2026-06-30 12:34:56', $day::DATE + 1
+"""
+    params = {"day": date(2026, 6, 30)}
+    with serving(duck_env) as _:
+        server = running(data)
+        assert server is not None
+        served = ServedStore(server)
+        served.write(Changes(nodes=[area]))
+        through = served.nodes(["G9", "K", "nobody"]), served.query(sql, params)
+        links = served.links([(RelType.WITHIN, "G9")])
+        neighbours = served.neighbours(["K"], RelType.WITHIN, "in")
+        page = served.find(Label.AREA, search="网格")
+        exported = list(served.elements())
+        below = served.descendants(["K"], RelType.WITHIN), served.nodes(["K"], Label.AREA)
+        above = served.ancestors(["G9"], [RelType.WITHIN])
+        served.close()
+    direct = DuckStore(data)
+    try:
+        assert through == (direct.nodes(["G9", "K"]), direct.query(sql, params))
+        assert through[0]["G9"] == area
+        assert links == direct.links([(RelType.WITHIN, "G9")])
+        assert neighbours == direct.neighbours(["K"], RelType.WITHIN, "in")
+        assert page == direct.find(Label.AREA, search="网格") and page.total == 3
+        assert exported == list(direct.elements())
+        assert below == (direct.descendants(["K"], RelType.WITHIN), direct.nodes(["K"], Label.AREA))
+        assert len(below[0]) > 1 and below[1]
+        assert above == direct.ancestors(["G9"], [RelType.WITHIN]) and len(above) > 1
+    finally:
+        direct.close()
+
+
+def test_serve_stopping_mid_import_says_so_and_writes_nothing(
+    duck_env: dict[str, str], tmp_path: Path
+) -> None:
+    base = small_city()
+    assert run("import", str(write_ledger(tmp_path / "base", base)), env=duck_env).returncode == 0
+    renamed = write_ledger(tmp_path / "r", {"areas": [dict(a, name="改") for a in base["areas"]]})
+    pauses = Pauses(tmp_path / "pauses")
+    pauses.hold("writing")
+    with serving(duck_env) as (_, _log, process):
+        cli = start("import", str(renamed), env=pauses.env(duck_env))
+        try:
+            assert pauses.wait_for("writing", cli), finish(cli).said
+            process.kill()
+            process.wait()
+        finally:
+            pauses.release("writing")
+        stopped = finish(cli)
+    assert stopped.returncode == 1, stopped.said
+    assert "Traceback" not in stopped.said
+    (line,) = [x for x in stopped.stderr.splitlines() if x.startswith("error:")]
+    assert f"(pid {process.pid}) stopped while writing" in line and "run this again" in line
+    direct = DuckStore(Path(duck_env["GRASSROOTS_DATA"]))
+    assert direct.nodes(["K"])["K"].props["name"] == "东山社区"  # nothing half-written
+    direct.close()
+
+
+def test_a_killed_cli_does_not_keep_serve_locked(duck_env: dict[str, str], tmp_path: Path) -> None:
+    """A CLI killed inside its critical section on serve (holding the lease): serve lets
+    go of it once it is not renewed, and the next import goes through."""
+    folder = write_ledger(tmp_path / "l", small_city())
+    pauses = Pauses(tmp_path / "pauses")
+    pauses.hold("checked")
+    with serving(duck_env) as (_, log, _process):
+        cli = start("import", str(folder), env=pauses.env(duck_env))
+        assert pauses.wait_for("checked", cli), finish(cli).said
+        cli.kill()
+        finish(cli)
+        again = run("import", str(folder), env={**duck_env, "GRASSROOTS_LOCK_SECONDS": "40"})
+    assert again.returncode == 0 and "10 created" in again.stdout, again.said
+    assert HANDED in again.stderr and "Traceback" not in "".join(log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grassroots.graph.memory import MemoryStore
+from grassroots.graph.duck import DuckStore
 from grassroots.importers import import_path
 from grassroots.schema import TABLES
 
@@ -30,7 +30,7 @@ def test_the_readme_example_output_is_what_import_prints(tmp_path: Path) -> None
     result = CliRunner().invoke(
         app,
         ["import", str(REPO / "examples" / "ledger-zh")],
-        env={"GRASSROOTS_DATA": str(tmp_path), "GRASSROOTS_STORE": "memory"},
+        env={"GRASSROOTS_DATA": str(tmp_path), "GRASSROOTS_STORE": "local"},
     )
     assert result.exit_code == 0, result.output
     shown = [line for line in README.splitlines() if re.match(r"^  \w+ +\d+ created", line)]
@@ -40,8 +40,9 @@ def test_the_readme_example_output_is_what_import_prints(tmp_path: Path) -> None
 
 
 def test_the_example_ledger_covers_every_table(tmp_path: Path) -> None:
-    store = MemoryStore(tmp_path)
+    store = DuckStore(tmp_path)
     outcome = import_path(store, REPO / "examples" / "ledger-zh")
+    store.close()
     assert set(outcome.tallies) == {t.name for t in TABLES}
 
 
@@ -58,7 +59,7 @@ def test_the_readme_coverage_example_is_what_coverage_prints(tmp_path: Path) -> 
 
     from grassroots.cli import app
 
-    env = {"GRASSROOTS_DATA": str(tmp_path), "GRASSROOTS_STORE": "memory"}
+    env = {"GRASSROOTS_DATA": str(tmp_path), "GRASSROOTS_STORE": "local"}
     CliRunner().invoke(app, ["import", str(REPO / "examples" / "ledger-zh")], env=env)
     result = CliRunner().invoke(
         app, ["coverage", "--pack", "core", "--as-of", "2026-06-30", "--format", "json"], env=env

@@ -249,7 +249,7 @@ def _as_workbook(ledger: Ledger, path: Path, chinese: bool) -> Path:
 
 
 def test_gbk_csv_and_xlsx_give_identical_stores(tmp_path: Path, store: Store) -> None:
-    from grassroots.graph.memory import MemoryStore
+    from grassroots.graph.duck import DuckStore
 
     ledger = small_city()
     zh_rows: Ledger = {}
@@ -262,9 +262,10 @@ def test_gbk_csv_and_xlsx_give_identical_stores(tmp_path: Path, store: Store) ->
     book = _as_workbook(ledger, tmp_path / "ledger.xlsx", chinese=True)
 
     import_path(store, gbk)
-    other = MemoryStore(tmp_path / "other")
+    other = DuckStore(tmp_path / "other")  # from Neo4j: the other store too
     import_path(other, book)
     assert snapshot(store, tmp_path) == snapshot(other, tmp_path)
+    other.close()
     assert store.counts()[RelType.CONTACTS] == 1
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grassroots.errors import StoreError
-from grassroots.graph.memory import MemoryStore
+from grassroots.graph.duck import DuckStore
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.importers import import_path
 from grassroots.progress import Tick
@@ -75,9 +75,10 @@ def test_an_import_larger_than_a_transaction_commits_in_parts_and_a_rerun_finish
         store.reset()
         ledger = small_city()
         import_path(store, write_ledger(tmp_path / "l", ledger))
-        memory = MemoryStore(tmp_path / "memory")
-        import_path(memory, write_ledger(tmp_path / "l", ledger))
-        assert store.counts() == memory.counts()  # the parted import wrote everything
+        local = DuckStore(tmp_path / "local")
+        import_path(local, write_ledger(tmp_path / "l", ledger))
+        assert store.counts() == local.counts()  # the parted import wrote everything
+        local.close()
 
         for area in ledger["areas"]:
             area["name"] += "（新）"

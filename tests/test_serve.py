@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from graphql import OperationDefinitionNode, parse, print_ast
 
-from grassroots.graph.memory import MemoryStore
+from grassroots.graph.duck import DuckStore
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.sample.city import generate, write_bundle
@@ -195,10 +195,10 @@ async def _load(url: str) -> tuple[float, list[float], list[tuple[float, httpx.R
 def test_a_simple_query_stays_fast_under_a_flood_of_costly_ones(tmp_path: Path) -> None:
     # One store only: what is measured, refusals before any read, happens before the
     # store is asked; on Neo4j the server alone takes 9 s to start on these machines.
-    store = MemoryStore(tmp_path / "store")
+    store = DuckStore(tmp_path / "store")
     import_path(store, write_ledger(tmp_path / "l", small_city()))
     store.close()
-    env = {**os.environ, "GRASSROOTS_STORE": "memory", "GRASSROOTS_DATA": str(tmp_path / "store")}
+    env = {**os.environ, "GRASSROOTS_STORE": "local", "GRASSROOTS_DATA": str(tmp_path / "store")}
     with serving(env, tmp_path) as (url, _):
         unloaded, loaded, answers = asyncio.run(_load(url))
     costly, big = answers[:40], answers[40:]

@@ -9,6 +9,8 @@ for a list without ``first``. Aliases and fragments count as often as they occur
 1 + 100 (edges) + 100 (node) + 100 x 20 (children) + 100 x 20 (name) = 4,201. The
 estimate is pessimistic by design: a community has a few grids, not 20, but a query
 is priced before anything is read.
+A field that searches the graph before it answers (``SEARCHES``: ``linkPath``) adds
+the price of its search each time it is resolved.
 
 *Time* is bounded at every point where execution waits for the store: each batched read
 of a DataLoader. A request past its time stops there with one error. A single read
@@ -60,6 +62,11 @@ UNPAGED_LIST = 20
 
 TREES = {"orgChart": "depth"}
 """List fields whose size grows with a depth argument, not with ``first``."""
+
+SEARCHES = {"linkPath": 5_000}
+"""Fields that search the graph before they return anything, and what each search costs
+on top of what it returns: a link path reads up to thousands of nodes a hop
+(``grassroots.queries.paths``), so twenty of them in one request are the limit."""
 
 
 class LimitExceeded(GrassrootsError):
@@ -185,10 +192,12 @@ class _Pricing:
         elif is_list:
             size = page if page is not None else UNPAGED_LIST
         resolved = times * size
+        searched = times * SEARCHES.get(name, 0)
         if node.selection_set is None:
-            return resolved
+            return resolved + searched
         named = get_named_type(definition.type)
-        return resolved + self.selections(node.selection_set, named, resolved, inner, spread)
+        inside = self.selections(node.selection_set, named, resolved, inner, spread)
+        return resolved + searched + inside
 
     def number(self, node: FieldNode, name: str, default: Any) -> int:
         """The integer argument ``name`` of a field (``first``, ``depth``): as written, as

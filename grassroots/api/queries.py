@@ -27,6 +27,7 @@ from grassroots.api.nodes import (
     decode_cursor,
     encode_cursor,
 )
+from grassroots.api.paths import LinkPath, link_path
 from grassroots.errors import GrassrootsError
 from grassroots.queries import linkage, places
 from grassroots.schema import AreaKind, DispatchRole, Label, OrgForm, UnitKind, UnitLevel
@@ -163,6 +164,16 @@ class Query:
     )
     def responsible_chain(self, info: I, id: strawberry.ID) -> list[PartyOrg]:
         return [PartyOrg(node=n) for n in linkage.responsible_chain(info.context.store, id)]
+
+    @strawberry.field(
+        description="The shortest chain of posts, employments, contacts, reports, "
+        "pairings, dispatches and org/area parents active on asOf (default today) that "
+        "joins two nodes, each given by id or unique exact name."
+    )
+    def link_path(
+        self, info: I, from_id: strawberry.ID, to_id: strawberry.ID, as_of: date | None = None
+    ) -> LinkPath | None:
+        return link_path(info, from_id, to_id, as_of)
 
     @strawberry.field
     async def area(self, info: I, id: strawberry.ID) -> Area | None:

@@ -1,4 +1,5 @@
-"""The embedded store on DuckDB: one file, ``GRASSROOTS_DATA/grassroots.duckdb``.
+"""The embedded store (``local``, the default) on DuckDB: one file,
+``GRASSROOTS_DATA/grassroots.duckdb``.
 
 Layout. One table per node label (``"Area"``, ``"PartyOrg"``...) and one per link type
 (``"HOLDS_POST"``...), their typed columns derived from the ledger's pydantic models
@@ -23,10 +24,15 @@ Transactions. ``write`` is one DuckDB transaction: everything or, on any error, 
 Each read method runs inside one read transaction, so it sees one committed state.
 Opening an existing store reads its catalogue only (milliseconds, no rebuild).
 
-Processes. DuckDB lets one process at a time open a file for writing; another gets a
-lock error, which becomes ``StoreUnavailable`` after waiting ``lock_seconds``. A store
-releases the file on ``close()`` and opens it again on its next read, so a process may
-let another (a CLI import) use the file in between.
+Processes. DuckDB lets one process at a time open a file, even to read. The process
+holding it records who it is (``since``, ``host``, ``pid``, ``what``) in
+``grassroots.holder.json`` beside the database, removed on ``close()``. Another process
+that finds the file held waits up to ``lock_seconds`` for it (reaching the ``busy``
+pause point once), then raises ``StoreBusy`` naming the holder; the holder's file is
+ignored once its pid is dead. A store releases the file on ``close()`` and opens it
+again on its next read, so a process may let another (a CLI import) use the file in
+between. A running ``grassroots serve`` holds the file for as long as it runs: a CLI
+command then hands its work to it (``grassroots.graph.served``) instead of waiting.
 
 Threads. DuckDB connections are not shared between threads: each thread reads through
 its own cursor on the one database.
@@ -35,20 +41,23 @@ Snapshots and the critical section. ``snapshot()`` is a view reading through one
 held inside one read transaction (DuckDB's MVCC), so a request or a report sees one
 committed state; the transaction ends when the view is dropped, and a write through the
 view moves it on to the state it made. ``exclusive()``, the import's critical section,
-is a lock per store file within the process; DuckDB's own file lock already keeps any
-other process out while this one has the file open.
+is a lock per store file within the process, taken with the file open: DuckDB's own
+file lock keeps any other process out for as long as this one has it.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import socket
+import sys
 import threading
 import time
 import types
 import typing
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
@@ -61,11 +70,16 @@ import orjson
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
 from grassroots.graph.store import (
+    MAX_DEPTH,
+    TREE_LABELS,
+    Above,
+    Below,
     Changes,
     Direction,
     Neighbour,
     Page,
     TreeEntry,
+    breadth_first,
     busy_message,
     checkpoint,
     neighbour_order,
@@ -74,9 +88,11 @@ from grassroots.progress import Progress, silent
 from grassroots.schema import TABLES, Label, Link, Node, Props, RelType, Table
 
 FILE_NAME = "grassroots.duckdb"
+HOLDER_FILE = "grassroots.holder.json"  # who holds the file: see "Processes" above
 EXTRA = "extra"
 BATCH = 100_000  # rows per INSERT: each column goes in as one list parameter
 PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
+LABELS = {label.value: label for label in Label}  # faster than Label(value), per row
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 # -- the layout, derived from the schema -------------------------------------------------
@@ -290,6 +306,87 @@ WHERE {where}
 """
 
 
+def walk_down(rel: RelType) -> str:
+    """``descendants`` along a tree's reference: the walk, bounded by ``$depth`` (which
+    also ends a cycle), and each reached node's children counted in the same query."""
+    table, parent = q(TREE_LABELS[rel].value), q(HOLDERS[rel].column)
+    return f"""
+WITH RECURSIVE
+walk(id, parent, depth) AS (
+  SELECT n.id, CAST(NULL AS VARCHAR), 0
+  FROM {table} AS n
+  WHERE n.id IN {IDS}
+  UNION ALL
+  SELECT n.id, n.{parent}, w.depth + 1
+  FROM walk AS w
+  JOIN {table} AS n ON n.{parent} = w.id
+  WHERE w.depth < $depth
+),
+children(id, n) AS (
+  SELECT c.{parent}, count(*)
+  FROM {table} AS c
+  WHERE c.{parent} IN (SELECT id FROM walk)
+  GROUP BY c.{parent}
+)
+SELECT w.id, w.parent, w.depth, coalesce(children.n, 0)
+FROM walk AS w
+LEFT JOIN children ON children.id = w.id
+"""
+
+
+def walk_up(rels: Sequence[RelType]) -> tuple[str, dict[str, Any]]:
+    """``ancestors``: every node table as rows ``(id, label, name, parent)``, the parent
+    being the one of ``rels`` the table holds; the walk starts at ``$ids`` and climbs.
+    ``UNION`` keeps each row once, so a cycle adds nothing new and the walk ends."""
+    from grassroots.queries.filters import SqlParams
+
+    params = SqlParams()
+    climbed = {HOLDERS[rel].target for rel in rels}
+
+    def rows(labels: Collection[Label]) -> str:
+        parts = []
+        for label in labels:
+            layout = NODE_LAYOUTS[label]
+            held = [HOLDERS[rel].column for rel in rels if HOLDERS[rel].label is label]
+            up = f"n.{q(held[0])}" if held else "CAST(NULL AS VARCHAR)"
+            name = params.text("n", layout, "name")
+            kind = params.param(label.value)
+            parts.append(
+                f"SELECT n.id, {kind} AS label, {name} AS name, {up} AS parent\n"
+                f"FROM {q(label.value)} AS n"
+            )
+        return "\nUNION ALL\n".join(parts)
+
+    start = rows(list(NODE_LAYOUTS))
+    above = rows([label for label in NODE_LAYOUTS if label in climbed]) if climbed else ""
+    sql = f"""
+WITH RECURSIVE
+up(id, label, name, parent) AS (
+  SELECT s.*
+  FROM (
+{_indent(start, 4)}
+  ) AS s
+  WHERE s.id IN {IDS}
+"""
+    if above:
+        sql += f"""  UNION
+  SELECT a.*
+  FROM up
+  JOIN (
+{_indent(above, 4)}
+  ) AS a ON a.id = up.parent
+"""
+    sql += """)
+SELECT id, label, name, parent
+FROM up
+"""
+    return sql, params.params
+
+
+def _indent(text: str, width: int) -> str:
+    return "\n".join(" " * width + line for line in text.splitlines())
+
+
 def insert_rows(layout: Layout) -> str:
     columns = layout.columns()
     names = ", ".join(q(c.name) for c in columns)
@@ -319,9 +416,17 @@ def _writer_lock(path: Path) -> threading.RLock:
 
 
 class DuckStore:
-    name = "duckdb"
+    name = "local"  # what --store, /healthz and the reports call it
 
-    def __init__(self, data: Path, lock_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        data: Path,
+        lock_seconds: float = 60.0,
+        waiting: Callable[[], None] | None = None,
+    ) -> None:
+        """Open the store in ``data``. ``waiting`` is called, while the first opening
+        waits for another process to let go of the file, every quarter second: it may
+        raise to stop waiting (``open_store`` hands the work to a running serve)."""
         self.data = data
         self.path = data / FILE_NAME
         # how long opening waits for another process, and exclusive() for another import
@@ -334,17 +439,22 @@ class DuckStore:
         self._epoch = 0  # bumped on close, so threads' cursors of an old connection go
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._connection()  # open now, so a bad folder or a held lock fails here
+        with self._guard:  # open now, so a bad folder or a held file fails here
+            self._db = self._open(lock_seconds, waiting)
 
     # -- the connection ---------------------------------------------------------------
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
+    def _connection(self, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+        """The open database; opening it waits up to ``wait`` (default ``lock_seconds``)
+        for another process holding the file."""
         with self._guard:
             if self._db is None:
-                self._db = self._open()
+                self._db = self._open(self.lock_seconds if wait is None else wait)
             return self._db
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(
+        self, wait: float, waiting: Callable[[], None] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         try:
             self.data.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -352,34 +462,72 @@ class DuckStore:
                 f"cannot open the embedded store in {self.data}: {exc.strerror}."
                 " Set GRASSROOTS_DATA to a writable folder."
             ) from None
-        deadline = time.monotonic() + self.lock_seconds
+        began, said = time.monotonic(), False
         while True:
             try:
                 db = duckdb.connect(str(self.path))
                 break
             except duckdb.IOException as exc:
-                held = "lock" in str(exc).lower()
-                if held and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                if held:
+                if "lock" not in str(exc).lower():
                     raise StoreUnavailable(
-                        f"the embedded store {self.path} is open in another grassroots"
-                        f" process ({_holder(str(exc))}); stop that process (a running"
-                        " `grassroots serve`, or an import still writing) or wait for it to"
-                        " finish, then run this again"
+                        f"cannot open the embedded store {self.path}: {exc}. Set"
+                        " GRASSROOTS_DATA to a writable folder, or move a damaged file aside."
                     ) from None
-                raise StoreUnavailable(
-                    f"cannot open the embedded store {self.path}: {exc}. Set"
-                    " GRASSROOTS_DATA to a writable folder, or move a damaged file aside."
-                ) from None
+                waited = time.monotonic() - began
+                if not said:
+                    said = True
+                    checkpoint("busy")  # a test-only pause point
+                if waited >= wait:
+                    raise StoreBusy(busy_message(self._holder(str(exc)), wait)) from None
+                if waiting is not None:
+                    waiting()
+                time.sleep(min(0.25, max(wait - waited, 0.01)))
             except duckdb.Error as exc:
                 raise StoreUnavailable(
                     f"cannot open the embedded store {self.path}: {exc}. If it is not a"
                     " grassroots store, set GRASSROOTS_DATA to another folder."
                 ) from None
-        self._setup(db)
+        try:
+            self._setup(db)
+        except BaseException:
+            db.close()
+            raise
+        self._hold()
         return db
+
+    # -- who holds the file ------------------------------------------------------------
+
+    @property
+    def holder_path(self) -> Path:
+        return self.data / HOLDER_FILE
+
+    def _hold(self) -> None:
+        """Record this process as the file's holder, for another that finds it held."""
+        record = {
+            "since": time.time(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "what": " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "",
+        }
+        with suppress(OSError):  # only a message depends on it
+            partial = self.holder_path.with_name(f"{HOLDER_FILE}.{os.getpid()}")
+            partial.write_bytes(orjson.dumps(record))
+            partial.replace(self.holder_path)
+
+    def _let_go(self) -> None:
+        """Remove this process's holder record (not one another process wrote since)."""
+        with suppress(OSError, orjson.JSONDecodeError):
+            if orjson.loads(self.holder_path.read_bytes()).get("pid") == os.getpid():
+                self.holder_path.unlink()
+
+    def _holder(self, message: str) -> dict[str, Any]:
+        """Who holds the file: its record, while its process lives (on this host); else
+        what DuckDB's lock error says."""
+        with suppress(OSError, orjson.JSONDecodeError, ValueError, TypeError):
+            record = orjson.loads(self.holder_path.read_bytes())
+            if isinstance(record, dict) and _alive(record):
+                return record
+        return {"what": f"another process ({_pid_in(message)})"}
 
     @staticmethod
     def _setup(db: duckdb.DuckDBPyConnection) -> None:
@@ -481,8 +629,9 @@ class DuckStore:
 
     @contextmanager
     def exclusive(self, timeout: float | None = None) -> Iterator[None]:
-        """The import's critical section in this process (DuckDB's file lock keeps other
-        processes out); waits up to ``timeout`` (default ``lock_seconds``), then raises
+        """The import's critical section: within this process a lock per file, across
+        processes the file itself, held open throughout (DuckDB admits one process);
+        waits up to ``timeout`` (default ``lock_seconds``) for either, then raises
         StoreBusy."""
         wait = self.lock_seconds if timeout is None else timeout
         if not self._writer.acquire(blocking=False):
@@ -490,6 +639,7 @@ class DuckStore:
             if not self._writer.acquire(timeout=wait):
                 raise StoreBusy(busy_message({}, wait))
         try:
+            self._connection(wait)
             self._move_on()  # a view checks against the latest state, not the one it read
             yield
         finally:
@@ -497,12 +647,12 @@ class DuckStore:
 
     # -- the Store protocol: reads -----------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
         params = {"ids": wanted}
-        layouts = list(NODE_LAYOUTS.items())
+        layouts = list(NODE_LAYOUTS.items()) if label is None else [(label, NODE_LAYOUTS[label])]
         results = self._reads(
             [(select_nodes(layout, f"n.id IN {IDS}"), params) for _, layout in layouts]
         )
@@ -615,7 +765,35 @@ FROM {q(label.value)} AS n
         rows = self.query(sql, params.params)
         return {node_id: TreeEntry(up, kind_) for node_id, up, kind_ in rows}
 
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
+        rows = self.query(walk_down(rel), {"ids": wanted, "depth": limit})
+        return breadth_first(Below(i, up, int(d), int(n)) for i, up, d, n in rows)
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        sql, params = walk_up(rels)
+        rows = self.query(sql, {**params, "ids": wanted})
+        return {i: Above(LABELS[label], name, up) for i, label, name, up in rows}
+
     def elements(self) -> Iterator[Node | Link]:
+        if self._pin is not None:  # a view reads its own state: one table at a time, whole
+            for label, layout in NODE_LAYOUTS.items():
+                (rows,) = self._reads([(select_nodes(layout, "TRUE") + "ORDER BY n.id\n", {})])
+                yield from (_node(label, layout, row) for row in rows)
+            for rel, link_layout in LINK_LAYOUTS.items():
+                (rows,) = self._reads(
+                    [(select_links(link_layout, "TRUE") + "ORDER BY n.key\n", {})]
+                )
+                yield from (_link(rel, link_layout, row) for row in rows)
+            return
         cur = self._connection().cursor()  # a cursor of its own: the caller may read between
         try:
             cur.begin()
@@ -729,6 +907,7 @@ FROM {q(label.value)} AS n
             if self._db is not None:
                 self._db.close()
                 self._db = None
+                self._let_go()
             self._epoch += 1
 
     def __enter__(self) -> DuckStore:
@@ -765,11 +944,27 @@ def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in params.items() if name in named}
 
 
-def _holder(message: str) -> str:
-    """Who holds the lock, from DuckDB's message (``... held in /usr/bin/python (PID 7)``)."""
+def _pid_in(message: str) -> str:
+    """The holder's pid from DuckDB's message (``... held in /usr/bin/python (PID 7)``)."""
     if "PID" in message:
         return "PID " + message.split("PID", 1)[1].strip(" )").split(")")[0]
-    return "another process"
+    return "pid unknown"
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    """Whether the process a holder record names still runs (on another host: assumed)."""
+    return record.get("host") != socket.gethostname() or process_alive(int(record["pid"]))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _error(exc: duckdb.Error) -> StoreError:

@@ -55,11 +55,16 @@ from neo4j.exceptions import (
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
 from grassroots.graph.store import (
+    MAX_DEPTH,
+    TREE_LABELS,
+    Above,
+    Below,
     Changes,
     Direction,
     Neighbour,
     Page,
     TreeEntry,
+    breadth_first,
     busy_message,
     checkpoint,
     neighbour_order,
@@ -253,6 +258,46 @@ RETURN collect([n.id, parent.id, n.kind]) AS rows
 """
 
 
+def walk_down(rel: RelType, depth: int) -> str:
+    """``descendants``: one variable-length match down the tree. Cypher takes no parameter
+    as a length bound, so ``depth`` (an int, at most ``MAX_DEPTH``) is written into the
+    text; the bound also ends a cycle."""
+    label, arrow = TREE_LABELS[rel].value, f"<-[:{rel.value}*0..{int(depth)}]-"
+    return f"""
+UNWIND $ids AS id
+MATCH (root:Node {{id: id}})
+USING INDEX SEEK root:Node(id)
+WHERE root:{label}
+MATCH p = (root){arrow}(n:{label})
+WITH n, length(p) AS depth, nodes(p) AS trail
+RETURN collect([
+  n.id,
+  CASE WHEN depth = 0 THEN null ELSE trail[-2].id END,
+  depth,
+  COUNT {{ (n)<-[:{rel.value}]-(:{label}) }}
+]) AS rows
+"""
+
+
+def walk_up(rels: Sequence[RelType]) -> str:
+    """``ancestors``: every node at most ``MAX_DEPTH - 1`` steps above each id, once, with
+    the node it points to."""
+    climb = "WITH n AS a\nWITH DISTINCT a, null AS up\n"
+    if rels:
+        types = "|".join(rel.value for rel in rels)
+        climb = (
+            f"MATCH (n)-[:{types}*0..{MAX_DEPTH - 1}]->(a:Node)\n"
+            "WITH DISTINCT a\n"
+            f"OPTIONAL MATCH (a)-[:{types}]->(up:Node)\n"
+        )
+    return f"""
+UNWIND $ids AS id
+MATCH (n:Node {{id: id}})
+USING INDEX SEEK n:Node(id)
+{climb}RETURN collect([a.id, [l IN labels(a) WHERE l <> 'Node'][0], a.name, up.id]) AS rows
+"""
+
+
 def read_label(label: Label) -> str:
     return f"""
 MATCH (n:{label.value})
@@ -410,11 +455,12 @@ class Neo4jStore:
 
     # -- the Store protocol ------------------------------------------------------------
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
         found: dict[str, Node] = {}
         for labels, props, refs in self.read_rows(READ_NODES, over="ids", ids=list(ids)):
-            label = next(lbl for lbl in labels if lbl != "Node")
-            found[props["id"]] = Node(Label(label), props, _reference_map(refs))
+            own = Label(next(lbl for lbl in labels if lbl != "Node"))
+            if label in (None, own):
+                found[props["id"]] = Node(own, props, _reference_map(refs))
         return found
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
@@ -467,6 +513,20 @@ class Neo4jStore:
     def tree(self, label: Label) -> dict[str, TreeEntry]:
         rows = self.read_rows(read_tree(label))
         return {node_id: TreeEntry(parent, kind) for node_id, parent, kind in rows}
+
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
+        rows = self.read_rows(walk_down(rel, limit), over="ids", ids=list(dict.fromkeys(ids)))
+        return breadth_first(Below(i, up, int(d), int(n)) for i, up, d, n in rows)
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        rows = self.read_rows(walk_up(rels), over="ids", ids=list(dict.fromkeys(ids)))
+        return {
+            node_id: Above(Label(label), None if name is None else str(name), up)
+            for node_id, label, name, up in rows
+        }
 
     def snapshot(self) -> Neo4jStore:
         """The store itself: every read is a transaction that sees one committed state."""

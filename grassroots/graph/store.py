@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import orjson
 
@@ -68,11 +68,39 @@ class TreeEntry:
     kind: str | None
 
 
+MAX_DEPTH = 32
+"""No chain of references in the graph is longer: every walk stops there, so a cycle in
+data that bypassed the importer's checks cannot make it loop."""
+
+
+class Below(NamedTuple):
+    """One node of a walk down a tree (``Store.descendants``): ``depth`` steps below where
+    the walk began, ``parent`` the node it points to (None at depth 0), ``children`` how
+    many nodes point to it, also those below the walk's depth (an org chart's
+    ``childCount``)."""
+
+    id: str
+    parent: str | None
+    depth: int
+    children: int
+
+
+class Above(NamedTuple):
+    """One node at or above where a walk up began (``Store.ancestors``): its label, its
+    ``name`` property (None if it has none) and the node it points to along the walk's
+    references (None at the top). (Tuples, not dataclasses: a city's report makes 150k.)"""
+
+    label: Label
+    name: str | None
+    parent: str | None
+
+
 class Store(Protocol):
     name: str
 
-    def nodes(self, ids: Collection[str]) -> dict[str, Node]:
-        """The stored nodes among ``ids``, with their references."""
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        """The stored nodes among ``ids``, with their references; with ``label``, only
+        nodes of it (the embedded store then reads one table, not every one)."""
         ...
 
     def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
@@ -99,6 +127,24 @@ class Store(Protocol):
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
         """Every node of ``label`` with its parent (WITHIN / UNDER) and ``kind``."""
+        ...
+
+    def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        """``ids`` and what lies below them in the tree of ``rel`` (WITHIN or UNDER): the
+        nodes pointing at one of them along ``rel``, those pointing at those, and so on,
+        at most ``depth`` levels down (default and at most ``MAX_DEPTH``). ``ids`` that
+        are not nodes of that tree are left out; each node comes once, at its shallowest,
+        in ``breadth_first`` order. One query, whatever the depth."""
+        ...
+
+    def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        """Every node at or above ``ids``: the stored ones among ``ids``, the nodes they
+        point at along ``rels`` (references, of which a node holds at most one:
+        ``places.TRAIL``'s, or one tree's), the nodes those point at, and so on to the top.
+        ``chain`` reads one id's chain off the answer; with no ``rels`` it gives the ids'
+        own labels and names. One query, whatever the height."""
         ...
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
@@ -132,15 +178,69 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def chain(found: Mapping[str, Above], node_id: str) -> list[str]:
+    """``node_id`` and the nodes above it, bottom-up, read off an ``ancestors`` answer: it
+    stops at the top, before a node that is not stored, before a repeat (a cycle) and at
+    ``MAX_DEPTH`` nodes."""
+    out: list[str] = []
+    seen: set[str] = set()
+    current: str | None = node_id
+    while current is not None and current in found and current not in seen:
+        if len(out) == MAX_DEPTH:
+            break
+        out.append(current)
+        seen.add(current)
+        current = found[current].parent
+    return out
+
+
+def breadth_first(rows: Iterable[Below]) -> list[Below]:
+    """The one order every store lists ``descendants`` in: level by level, a level's
+    nodes as their parents are ordered in the level above, a parent's children by id;
+    the starting nodes by id. A node met twice (a cycle) keeps its shallowest row.
+
+    Python orders the rows, not the store, so that the stores agree on the order of
+    names outside the Basic Multilingual Plane (Neo4j compares UTF-16 code units)."""
+    shallowest: dict[str, Below] = {}
+    for row in rows:
+        kept = shallowest.get(row.id)
+        if kept is None or row.depth < kept.depth:
+            shallowest[row.id] = row
+    levels: dict[int, list[Below]] = {}
+    for row in shallowest.values():
+        levels.setdefault(row.depth, []).append(row)
+    out: list[Below] = []
+    position: dict[str, int] = {}
+    for depth in sorted(levels):
+        level = sorted(
+            levels[depth],
+            key=lambda r: (position.get(r.parent, -1) if r.parent else -1, r.id),
+        )
+        level = [r for r in level if depth == 0 or r.parent in position]
+        position = {r.id: i for i, r in enumerate(level)}
+        out += level
+        if not level:
+            break
+    return out
+
+
+TREE_LABELS: dict[RelType, Label] = {RelType.WITHIN: Label.AREA, RelType.UNDER: Label.PARTY_ORG}
+"""The trees ``descendants`` walks: the reference that makes each, and its nodes' label."""
+
+
 def busy_message(holder: dict[str, Any], waited: float) -> str:
-    """What an import that gave up waiting tells its user; ``holder`` holds what the
-    lock's holder recorded: ``since`` (epoch seconds), ``host`` and ``pid``."""
-    who = "another import is writing to this store"
+    """What a command that gave up waiting tells its user; ``holder`` holds what the
+    lock's holder recorded: ``since`` (epoch seconds), ``host``, ``pid``, and ``what``
+    it is (a command line such as ``grassroots import``; an import when not said)."""
+    what = str(holder.get("what") or "import")
+    importing = what.split()[-1:] == ["import"]
+    who = "another import is writing to this store" if importing else f"{what} holds this store"
     if holder.get("since"):
         since = datetime.fromtimestamp(float(holder["since"])).strftime("%H:%M")
         who += f" since {since} ({holder.get('host', '?')}, pid {holder.get('pid', '?')})"
+    todo = "run this import again" if importing else "run this again"
     return (
-        f"{who}; wait for it to finish and run this import again"
+        f"{who}; wait for it to finish and {todo}"
         f" (waited {waited:g} s; GRASSROOTS_LOCK_SECONDS sets how long)"
     )
 
@@ -152,8 +252,7 @@ def checkpoint(point: str) -> None:
     ``FOLDER/POINT.reached``, and while ``FOLDER/POINT.pause`` exists the process waits
     there (at most 120 s). The points: ``checked`` (an import has checked and diffed,
     inside its critical section, before writing), ``writing`` (inside a store's write
-    transaction), ``busy`` (an import found another holding the critical section) and
-    ``reloading`` (the embedded store has read the nodes of a reload, not yet the links).
+    transaction) and ``busy`` (an import found another holding the critical section).
     Unset, as everywhere outside those tests, this does nothing."""
     folder = os.environ.get("GRASSROOTS_TEST_HOOKS")
     if not folder:

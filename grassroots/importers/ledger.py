@@ -445,6 +445,8 @@ def _noun(label: Label) -> str:
 def _check_tree(
     label: Label, own: list[Record], stored: dict[str, TreeEntry], problems: list[Problem]
 ) -> None:
+    from grassroots.importers import trees
+
     parent_column = "parent_id"
     merged = dict(stored)
     rows: dict[str, Record] = {}
@@ -454,22 +456,16 @@ def _check_tree(
         kind = getattr(record.row, "kind", None)
         merged[node_id] = TreeEntry(getattr(record.row, parent_column), kind)
         rows[node_id] = record
+    graph = trees.parent_graph({node_id: entry.parent for node_id, entry in merged.items()})
 
     if label is Label.AREA:
-        for node_id, entry in merged.items():
-            if not entry.parent or entry.parent not in merged:
-                continue
-            if node_id not in rows and entry.parent not in rows:
-                continue
-            parent = merged[entry.parent]
-            if parent.kind is None or entry.kind is None:
-                continue
-            child_kind, parent_kind = AreaKind(entry.kind), AreaKind(parent.kind)
-            if parent_kind.level < child_kind.level:
-                continue
+        kinds = {n: AreaKind(e.kind) for n, e in merged.items() if e.kind is not None}
+        levels = {node_id: kind.level for node_id, kind in kinds.items()}
+        for node_id, parent_id in trees.out_of_order(graph, levels, rows.keys()):
+            child_kind, parent_kind = kinds[node_id], kinds[parent_id]
             message = (
                 f"a {child_kind.value} ({child_kind.zh}) cannot lie within"
-                f" {entry.parent!r}, a {parent_kind.value} ({parent_kind.zh}); a parent must be"
+                f" {parent_id!r}, a {parent_kind.value} ({parent_kind.zh}); a parent must be"
                 " of a higher kind (city > district > subdistrict/township >"
                 " community/village > grid > building)"
             )
@@ -481,39 +477,25 @@ def _check_tree(
                 problems.append(
                     Problem(
                         "areas",
-                        rows[entry.parent].number,
+                        rows[parent_id].number,
                         "kind",
                         f"stored area {node_id!r} lies within this one: {message}",
                         code="kind_order",
                     )
                 )
 
-    done: set[str] = set()
-    for start in rows:
-        path: list[str] = []
-        on_path: set[str] = set()
-        node: str | None = start
-        while node is not None and node not in done:
-            if node in on_path:
-                cycle = [*path[path.index(node) :], node]
-                members = [rows[n] for n in cycle if n in rows]
-                first = min(members, key=lambda r: r.number)
-                problems.append(
-                    Problem(
-                        first.table.name,
-                        first.number,
-                        parent_column,
-                        f"makes a cycle: {' → '.join(cycle)}; a {_noun(label)} cannot lie"
-                        " within itself",
-                        code="cycle",
-                    )
-                )
-                break
-            on_path.add(node)
-            path.append(node)
-            above = merged.get(node)
-            node = above.parent if above else None
-        done.update(path)
+    for cycle in trees.cycles(graph, rows):
+        members = [rows[n] for n in cycle if n in rows]
+        first = min(members, key=lambda r: r.number)
+        problems.append(
+            Problem(
+                first.table.name,
+                first.number,
+                parent_column,
+                f"makes a cycle: {' → '.join(cycle)}; a {_noun(label)} cannot lie within itself",
+                code="cycle",
+            )
+        )
 
 
 # -- step 5: what changes --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Who is linked to whom: pairings, dispatches, the org chart, the responsible chain.
 
 Each answer takes a bounded number of batched store reads (``nodes``, ``neighbours``,
-``find``), never one per node, and reads the same way on both stores.
+``find``, and ``descendants`` and ``ancestors`` for the trees, one query each whatever
+the depth), never one per node or per level, and reads the same way on every store.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from grassroots.errors import NotFound
-from grassroots.graph.store import Store
+from grassroots.graph.store import Store, chain
 from grassroots.queries.filters import active
 from grassroots.queries.places import areas_within
 from grassroots.schema import Label, Node, OrgCategory, RelType
-
-MAX_HEIGHT = 32
 
 
 def _day(day: date | None) -> str:
@@ -23,7 +22,8 @@ def _day(day: date | None) -> str:
 
 
 def _require(store: Store, node_id: str, *labels: Label) -> Node:
-    node = store.nodes([node_id]).get(node_id)
+    only = labels[0] if len(labels) == 1 else None  # one table to read, not every one
+    node = store.nodes([node_id], only).get(node_id)
     if node is None or (labels and node.label not in labels):
         kinds = " or ".join(label.value for label in labels) or "node"
         raise NotFound(f"no {kinds} has id {node_id!r}")
@@ -94,8 +94,8 @@ def _active_nodes(store: Store, label: Label, ids: set[str] | None, day: str) ->
                 break
             after = page.nodes[-1].id
     else:
-        found = store.nodes(ids)
-        nodes = [found[i] for i in sorted(found) if found[i].label is label]
+        found = store.nodes(ids, label)
+        nodes = [found[i] for i in sorted(found)]
     return [n for n in nodes if active(n.props, day)]
 
 
@@ -112,32 +112,18 @@ def org_chart(
     store: Store, root_id: str, depth: int = 2, day: date | None = None
 ) -> list[ChartNode]:
     """The root and its descendants ``depth`` levels down, as a flat list; a node's
-    ``child_count`` counts all its children, also those beyond ``depth``."""
+    ``child_count`` counts all its children, also those beyond ``depth``. Four store
+    reads whatever the depth: the root, the levels, their nodes, their secretaries
+    (and theirs)."""
     root = _require(store, root_id, Label.PARTY_ORG)
-    today = _day(day)
-    levels: list[list[str]] = [[root.id]]
-    parent_of: dict[str, str | None] = {root.id: None}
-    children: dict[str, list[str]] = {}
-    for level in range(max(depth, 0) + 1):
-        below = store.neighbours(levels[level], RelType.UNDER, "in")
-        for org_id, found in below.items():
-            children[org_id] = [other for other, _ in found]
-        if level == depth:
-            break
-        nxt = [c for org_id in levels[level] for c in children[org_id] if c not in parent_of]
-        for org_id in levels[level]:
-            for child in children[org_id]:
-                parent_of.setdefault(child, org_id)
-        if not nxt:
-            break
-        levels.append(nxt)
-    ids = [org_id for level in levels for org_id in level]
-    orgs = store.nodes(ids)
-    secretaries = _secretaries(store, ids, today)
-    depth_of = {org_id: d for d, level in enumerate(levels) for org_id in level}
+    rows = store.descendants([root.id], RelType.UNDER, max(depth, 0))
+    ids = [row.id for row in rows]
+    orgs = store.nodes(ids, Label.PARTY_ORG)
+    secretaries = _secretaries(store, ids, _day(day))
     return [
-        ChartNode(orgs[i], parent_of[i], depth_of[i], len(children.get(i, [])), secretaries.get(i))
-        for i in ids
+        ChartNode(orgs[r.id], r.parent, r.depth, r.children, secretaries.get(r.id))
+        for r in rows
+        if r.id in orgs
     ]
 
 
@@ -155,7 +141,7 @@ def _secretaries(store: Store, org_ids: list[str], day: str) -> dict[str, Node]:
         )
         if serving:
             chosen[org_id] = serving[0][1]
-    people = store.nodes(set(chosen.values()))
+    people = store.nodes(set(chosen.values()), Label.PERSON)
     return {org: people[person] for org, person in chosen.items() if person in people}
 
 
@@ -163,38 +149,36 @@ def responsible_chain(store: Store, node_id: str) -> list[Node]:
     """The party orgs responsible for a household, an area or a party org, bottom-up."""
     node = _require(store, node_id, Label.HOUSEHOLD, Label.AREA, Label.PARTY_ORG)
     if node.label is Label.PARTY_ORG:
-        start: Node | None = node
+        start: str | None = node.id
     else:
         area = node.refs.get(RelType.IN_BUILDING) if node.label is Label.HOUSEHOLD else node.id
         start = _org_on_lowest_area(store, area)
-    chain: list[Node] = []
-    seen: set[str] = set()
-    while start is not None and start.id not in seen and len(chain) < MAX_HEIGHT:
-        chain.append(start)
-        seen.add(start.id)
-        parent = start.refs.get(RelType.UNDER)
-        start = store.nodes([parent]).get(parent) if parent else None
-    return chain
+    if start is None:
+        return []
+    ids = chain(store.ancestors([start], (RelType.UNDER,)), start)
+    orgs = store.nodes(ids, Label.PARTY_ORG)
+    return [orgs[i] for i in ids if i in orgs]
 
 
-def _org_on_lowest_area(store: Store, area_id: str | None) -> Node | None:
+def _org_on_lowest_area(store: Store, area_id: str | None) -> str | None:
     """The org built on the lowest area at or above ``area_id`` that has one. Where several
     are built on one area, a territorial org wins, then the one the others answer to."""
-    seen: set[str] = set()
-    while area_id is not None and area_id not in seen and len(seen) < MAX_HEIGHT:
-        seen.add(area_id)
-        built = [o for o, _ in store.neighbours([area_id], RelType.BUILT_ON, "in")[area_id]]
-        if built:
-            orgs = store.nodes(built)
-            territorial = [
-                o
-                for o in orgs.values()
-                if o.props.get("category", OrgCategory.TERRITORIAL.value)
-                == OrgCategory.TERRITORIAL.value
-            ] or list(orgs.values())
-            ids = {o.id for o in territorial}
-            top = [o for o in territorial if o.refs.get(RelType.UNDER) not in ids]
-            return sorted(top or territorial, key=lambda o: o.id)[0]
-        area = store.nodes([area_id]).get(area_id)
-        area_id = area.refs.get(RelType.WITHIN) if area else None
+    if area_id is None:
+        return None
+    areas = chain(store.ancestors([area_id], (RelType.WITHIN,)), area_id)
+    built = store.neighbours(areas, RelType.BUILT_ON, "in")
+    orgs = store.nodes({o for found in built.values() for o, _ in found}, Label.PARTY_ORG)
+    for area in areas:
+        here = [orgs[o] for o, _ in built[area] if o in orgs]
+        if not here:
+            continue
+        territorial = [
+            o
+            for o in here
+            if o.props.get("category", OrgCategory.TERRITORIAL.value)
+            == OrgCategory.TERRITORIAL.value
+        ] or here
+        ids = {o.id for o in territorial}
+        top = [o for o in territorial if o.refs.get(RelType.UNDER) not in ids]
+        return sorted(top or territorial, key=lambda o: o.id)[0].id
     return None

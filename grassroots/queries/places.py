@@ -7,10 +7,10 @@ protocol, so the two stores agree by construction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from grassroots.errors import NotFound
-from grassroots.graph.store import Store
+from grassroots.graph.store import MAX_DEPTH, Above, Store, chain
 from grassroots.schema import Label, Node, RelType
 
 ANCHOR: dict[Label, tuple[RelType, ...]] = {
@@ -38,7 +38,8 @@ TRAIL: dict[Label, RelType] = {
 """The reference followed, step by step, to name where a node is: areas up their tree,
 party orgs up theirs, everything else through the node it hangs from."""
 
-MAX_DEPTH = 32
+TRAIL_RELS: tuple[RelType, ...] = tuple(dict.fromkeys(TRAIL.values()))
+"""The trail's references, as ``Store.ancestors`` takes them: no label holds two."""
 
 
 def _a(word: str) -> str:
@@ -97,17 +98,8 @@ def scope_area(store: Store, scope: str) -> str:
 
 
 def areas_within(store: Store, area_id: str) -> list[str]:
-    """The area and every area below it, level by level: one batched read per level."""
-    found, frontier = [area_id], [area_id]
-    seen = {area_id}
-    for _ in range(MAX_DEPTH):
-        below = store.neighbours(frontier, RelType.WITHIN, "in")
-        frontier = sorted({c for children in below.values() for c, _ in children} - seen)
-        if not frontier:
-            break
-        seen.update(frontier)
-        found += frontier
-    return found
+    """The area and every area below it, level by level (one store read)."""
+    return [row.id for row in store.descendants([area_id], RelType.WITHIN)]
 
 
 def display_name(node: Node, names: dict[str, str]) -> str:
@@ -124,36 +116,51 @@ def display_name(node: Node, names: dict[str, str]) -> str:
 
 
 def describe(store: Store, ids: Collection[str]) -> dict[str, tuple[str, str]]:
-    """``id -> (name, path)`` for each id: the path joins the names along its trail."""
-    known: dict[str, Node] = {}
-    wanted = set(ids)
-    for _ in range(MAX_DEPTH):
-        missing = wanted - set(known)
-        if not missing:
-            break
-        found = store.nodes(missing)
-        known.update(found)
-        wanted = set()
-        for node in found.values():
-            if node.label in (Label.PAIRING, Label.DISPATCH):
-                wanted.update(node.refs.values())  # their names come from their ends
-            elif node.label in TRAIL:
-                up = node.refs.get(TRAIL[node.label])
-                if up is not None:
-                    wanted.add(up)
-    names = {node_id: str(n.props.get("name") or node_id) for node_id, n in known.items()}
-    out: dict[str, tuple[str, str]] = {}
+    """``id -> (name, path)`` for each id: the path joins the names along its trail.
+
+    Three store reads for any number of ids: every node on the ids' trails, then the
+    pairings and dispatches among them, whose names come from their ends, then those
+    ends' names."""
+    found = store.ancestors(ids, TRAIL_RELS)
+    named = [i for i, up in found.items() if up.label in (Label.PAIRING, Label.DISPATCH)]
+    ends = store.nodes(named)
+    wanted = {end for node in ends.values() for end in node.refs.values()}
+    names = {i: up.name or i for i, up in store.ancestors(wanted - set(found), ()).items()}
+    names.update((i, up.name or i) for i, up in found.items())
+    shown = {i: display_name(ends[i], names) if i in ends else names[i] for i in found}
+    return {node_id: (shown[node_id], path) for node_id, path in _paths(found, shown, ids)}
+
+
+def _paths(
+    found: Mapping[str, Above], shown: Mapping[str, str], ids: Collection[str]
+) -> Iterator[tuple[str, str]]:
+    """Each stored id's path. A node's path is its parent's and its own name, kept once
+    it is known, so a building's path is joined once for all its households; a chain
+    that loops or is longer than ``MAX_DEPTH`` is read the long way, by ``chain``."""
+    known: dict[str, tuple[str, int]] = {}  # node -> its path, how many names it joins
     for node_id in ids:
-        if node_id not in known:
+        if node_id not in found:
             continue
-        trail: list[str] = []
-        seen: set[str] = set()
+        climb: list[str] = []
         current: str | None = node_id
-        while current and current in known and current not in seen and len(trail) < MAX_DEPTH:
-            seen.add(current)
-            node = known[current]
-            trail.append(display_name(node, names))
-            rel = TRAIL.get(node.label)
-            current = node.refs.get(rel) if rel else None
-        out[node_id] = (trail[0], "/".join(reversed(trail)))
-    return out
+        while current is not None and current in found and current not in known:
+            if current in climb or len(climb) > MAX_DEPTH:  # a cycle: no path of it is kept
+                break
+            climb.append(current)
+            current = found[current].parent
+        if current is None or current not in found:
+            base: tuple[str, int] | None = ("", 0)
+        else:
+            base = known.get(current)
+        for node in reversed(climb):
+            if base is None or base[1] == MAX_DEPTH:
+                base = None
+                break
+            name = shown[node]
+            base = (f"{base[0]}/{name}" if base[1] else name, base[1] + 1)
+            known[node] = base
+        if base is None:
+            trail = [shown[i] for i in chain(found, node_id)]
+            yield node_id, "/".join(reversed(trail))
+        else:
+            yield node_id, known[node_id][0]

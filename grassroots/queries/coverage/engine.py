@@ -31,8 +31,7 @@ EVALUATORS: dict[str, EvaluatorFactory] = {}
 its own with ``@register(name)`` when it is imported."""
 
 EVALUATOR_MODULES = {
-    "memory": "grassroots.queries.coverage.memory",
-    "duckdb": "grassroots.queries.coverage.sql",
+    "local": "grassroots.queries.coverage.sql",
     "neo4j": "grassroots.queries.coverage.cypher",
 }
 """Where each store's evaluator lives, imported on first use: a DuckDB report never

@@ -6,10 +6,14 @@ The same rule model that ``cypher.py`` compiles to Cypher, translated set by set
   dated focus) and the scope: the area the node lies in (``places.ANCHOR``, followed as
   reference columns) is one of ``scope_areas``, the scope area's subtree, a recursive
   CTE down ``Area.parent_id``;
-- one CTE ``count_N(id, n)`` per ``count`` condition: the distinct end nodes reached
-  from each candidate along the path, each step a join (a reference is a column of the
-  node table, a link a row of its type's table), dated links and nodes filtered as of
-  the day (``same_as``: the ends reached along both paths, intersected);
+- a ``count`` condition asking for at least one end (or for none) is a correlated
+  ``EXISTS`` over the path, which DuckDB runs as a semi join (a third of the cost of
+  counting: households with a member contact, 756k of them, 0.2 s instead of 0.6 s);
+  any other ``count`` is a CTE ``count_N(id, n)``: the distinct end nodes reached from
+  each candidate along the path. Each step is a join (a reference is a column of the
+  node table, the focus row's own reference no join at all; a link a row of its type's
+  table), dated links and nodes filtered as of the day (``same_as``: the ends reached
+  along both paths, intersected);
 - the final SELECT judges each candidate (``having`` keeps it, the condition makes it
   ``ok``) and returns how many were checked and the ids that fail.
 
@@ -21,22 +25,16 @@ enums and models through ``grassroots.graph.duck``'s layout. ``grid_has_branch``
       SELECT f.*
       FROM "Area" AS f
       WHERE coalesce(list_contains($p0, f."kind"), FALSE)
-    ),
-    count_1 AS (
-      SELECT r.id AS id, count(*) AS n
-      FROM (
-        SELECT DISTINCT s0.id AS id, e1.id AS node
-        FROM candidates AS s0
-        JOIN "PartyOrg" AS e1 ON e1."area_id" = s0.id
-        WHERE coalesce(list_contains($p1, e1."form"), FALSE)
-      ) AS r
-      GROUP BY r.id
     )
     SELECT count(*), list(j.id ORDER BY j.id) FILTER (WHERE NOT j.ok)
     FROM (
-      SELECT f.id AS id, TRUE AS keep, (coalesce(count_1.n, 0) >= $p2) AS ok
+      SELECT f.id AS id, TRUE AS keep, EXISTS (
+        SELECT 1
+        FROM "PartyOrg" AS e1
+        WHERE e1."area_id" = f.id
+          AND coalesce(list_contains($p1, e1."form"), FALSE)
+      ) AS ok
       FROM candidates AS f
-      LEFT JOIN count_1 ON count_1.id = f.id
     ) AS j
     WHERE j.keep
 """
@@ -47,6 +45,7 @@ from datetime import date
 from typing import Any
 
 from grassroots.graph.duck import HOLDERS, LINK_ENDS, LINK_LAYOUTS, NODE_LAYOUTS, DuckStore, q
+from grassroots.graph.served import ServedStore
 from grassroots.graph.store import Store
 from grassroots.queries.coverage.engine import register
 from grassroots.queries.coverage.rules import (
@@ -92,34 +91,38 @@ class Compiler(SqlParams):
 
     # -- paths --------------------------------------------------------------------------
 
-    def path(self, steps: list[Step]) -> tuple[list[str], list[str], str]:
-        """The joins that walk ``steps`` from each candidate ``s0``, their conditions,
-        and the expression naming the node each walk ends on."""
-        lines, where = ["FROM candidates AS s0"], []
-        current = "s0.id"
+    def path(self, steps: list[Step], focus: str) -> tuple[list[tuple[str, str]], list[str], str]:
+        """The joins (a table and its join condition) that walk ``steps`` from the focus
+        row ``focus``, their conditions, and the expression naming the node each walk
+        ends on."""
+        joins: list[tuple[str, str]] = []
+        where: list[str] = []
+        current = f"{focus}.id"
         for index, step in enumerate(steps, 1):
             edge = f"e{index}"
             row_is_node: Label | None = None  # the edge's row is the node reached
             if step.rel in LINK_LAYOUTS:
                 near, far = ("start", "end") if step.dir == "out" else ("end", "start")
-                lines.append(f"JOIN {q(step.rel.value)} AS {edge} ON {edge}.{q(near)} = {current}")
+                joins.append((f"{q(step.rel.value)} AS {edge}", f"{edge}.{q(near)} = {current}"))
                 where += self.filters(edge, LINK_LAYOUTS[step.rel], step.where)
                 if step.rel in DATED_RELS:
                     where.append(self.active(edge, self.day))
                 reached = f"{edge}.{q(far)}"
-                start, end = LINK_ENDS[step.rel]
-                target = end if step.dir == "out" else start
+                first, last = LINK_ENDS[step.rel]
+                target = last if step.dir == "out" else first
             else:  # a reference: a column of the node table holding it
                 holder = HOLDERS[step.rel]
                 column = q(holder.column)
-                if step.dir == "out":
-                    lines.append(f"JOIN {q(holder.label.value)} AS {edge} ON {edge}.id = {current}")
+                table = f"{q(holder.label.value)} AS {edge}"
+                if step.dir == "out" and index == 1:  # the focus row holds the reference
+                    reached, target = f"{focus}.{column}", holder.target
+                    where.append(f"{reached} IS NOT NULL")
+                elif step.dir == "out":
+                    joins.append((table, f"{edge}.id = {current}"))
                     reached, target = f"{edge}.{column}", holder.target
                     where.append(f"{reached} IS NOT NULL")
                 else:
-                    lines.append(
-                        f"JOIN {q(holder.label.value)} AS {edge} ON {edge}.{column} = {current}"
-                    )
+                    joins.append((table, f"{edge}.{column} = {current}"))
                     reached, target = f"{edge}.id", holder.label
                     row_is_node = holder.label
                 if not matches({}, step.where):  # a reference has no properties
@@ -130,22 +133,39 @@ class Compiler(SqlParams):
                     node = edge
                 else:
                     node = f"n{index}"
-                    lines.append(f"JOIN {q(step.to.value)} AS {node} ON {node}.id = {reached}")
+                    joins.append((f"{q(step.to.value)} AS {node}", f"{node}.id = {reached}"))
                 where += self.filters(node, NODE_LAYOUTS[step.to], step.to_where)
                 if dated:
                     where.append(self.active(node, self.day))
             current = reached
-        return lines, where, current
+        return joins, where, current
 
     def walk(self, steps: list[Step]) -> str:
         """SELECT the distinct (candidate, end node) pairs along ``steps``."""
-        lines, where, end = self.path(steps)
-        text = f"SELECT DISTINCT s0.id AS id, {end} AS node\n" + "\n".join(lines)
+        joins, where, end = self.path(steps, "s0")
+        lines = [f"SELECT DISTINCT s0.id AS id, {end} AS node", "FROM candidates AS s0"]
+        lines += [f"JOIN {table} ON {on}" for table, on in joins]
         if where:
-            text += "\nWHERE " + "\n  AND ".join(where)
-        return text
+            lines.append("WHERE " + "\n  AND ".join(where))
+        return "\n".join(lines)
+
+    def exists(self, steps: list[Step]) -> str:
+        """Whether any walk along ``steps`` leaves the focus ``f``: a correlated EXISTS,
+        which DuckDB runs as a semi join, a third of the cost of counting the ends."""
+        joins, where, _ = self.path(steps, "f")
+        if not joins:  # one reference out of the focus row, and no node to test
+            return "(" + " AND ".join(where) + ")"
+        (table, on), rest = joins[0], joins[1:]
+        lines = ["SELECT 1", f"FROM {table}", *(f"JOIN {t} ON {c}" for t, c in rest)]
+        lines.append("WHERE " + "\n  AND ".join([on, *where]))
+        return "EXISTS (\n" + _indent("\n".join(lines)) + "\n)"
 
     def count(self, rule: Count) -> str:
+        if rule.same_as is None and rule.path:
+            if rule.at_least == 1 and rule.at_most is None:
+                return self.exists(rule.path)
+            if not rule.at_least and rule.at_most == 0:
+                return f"(NOT {self.exists(rule.path)})"
         name = f"count_{len(self.ctes) + 1}"
         reached = self.walk(rule.path)
         if rule.same_as is not None:
@@ -243,7 +263,7 @@ def compile_rule(rule: Rule, day: date, scope: str | None) -> tuple[str, dict[st
 
 
 class SqlEvaluator:
-    def __init__(self, store: DuckStore) -> None:
+    def __init__(self, store: DuckStore | ServedStore) -> None:
         self.store = store
 
     def evaluate(self, rule: Rule, day: date, scope: str | None) -> tuple[int, list[str]]:
@@ -252,7 +272,7 @@ class SqlEvaluator:
         return int(checked), [str(g) for g in gaps or []]
 
 
-@register("duckdb")
+@register("local")
 def _evaluator(store: Store) -> SqlEvaluator:
-    assert isinstance(store, DuckStore)
+    assert isinstance(store, DuckStore | ServedStore)  # a served one: serve runs the SQL
     return SqlEvaluator(store)
