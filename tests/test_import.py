@@ -747,3 +747,14 @@ def test_the_columnar_path_reports_exactly_what_the_row_path_reports(
         if rows != columns:
             differ.append((seed, rows, columns))
     assert not differ, differ[:2]
+
+
+def test_each_store_imports_by_the_path_registered_for_its_name(store: Store) -> None:
+    """The columnar path is chosen by the store's name in a registry, as coverage
+    evaluators are, not by the store's class: the embedded DuckDB store stages a bundle
+    in SQL; a store without a registered path takes the row path."""
+    from grassroots.graph.duck import DuckStore
+    from grassroots.importers.ledger import IMPORTERS, import_rows, importer_for
+
+    expected = IMPORTERS[DuckStore.name] if store.name == DuckStore.name else import_rows
+    assert importer_for(store) is expected

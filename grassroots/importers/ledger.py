@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,31 @@ def import_path(
 def import_bundle(
     store: Store, bundle: RawBundle, *, dry_run: bool = False, progress: Progress = silent
 ) -> Outcome:
-    if isinstance(store, DuckStore):
-        return _import_staged(store, bundle, dry_run=dry_run, progress=progress)
-    return import_rows(store, bundle, dry_run=dry_run, progress=progress)
+    return importer_for(store)(store, bundle, dry_run=dry_run, progress=progress)
+
+
+class Importer(typing.Protocol):
+    def __call__(
+        self, store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
+    ) -> Outcome: ...
+
+
+IMPORTERS: dict[str, Importer] = {}
+"""A store's own import path, keyed by ``Store.name`` as the coverage evaluators are
+(``queries/coverage/engine.py``); a store with none registered takes ``import_rows``,
+which any store can answer."""
+
+
+def register(name: str) -> Callable[[Importer], Importer]:
+    def add(importer: Importer) -> Importer:
+        IMPORTERS[name] = importer
+        return importer
+
+    return add
+
+
+def importer_for(store: Store) -> Importer:
+    return IMPORTERS.get(store.name, import_rows)
 
 
 def import_rows(
@@ -589,12 +612,14 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
 # -- the columnar path: the embedded store checks, diffs and writes in SQL -----------------
 
 
+@register(DuckStore.name)
 def _import_staged(
-    store: DuckStore, bundle: RawBundle, *, dry_run: bool, progress: Progress
+    store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
 ) -> Outcome:
     """As ``import_rows``, with the same problems and tallies, but validated by column
     (``columns``) and checked, diffed and written as set operations on tables staged
     beside the store: no row becomes a Python object unless it needs a message."""
+    assert isinstance(store, DuckStore)  # registered for its name only: narrows the type
     problems = list(bundle.problems)
     extra_columns: dict[str, list[str]] = {}
     max_cell = load_settings().max_cell_chars
