@@ -826,6 +826,28 @@ class StagedTable:
     rows: int
 
 
+READ_CSV = """
+CREATE OR REPLACE TEMP TABLE {name} AS
+SELECT *
+FROM read_csv(
+  $path,
+  columns = $columns,
+  header = false,
+  auto_detect = false,
+  delim = ',',
+  quote = '"',
+  escape = '"',
+  strict_mode = true,
+  null_padding = true,
+  parallel = false
+)
+"""
+"""Python's ``csv`` module's dialect, strictly: a record with more cells than the header
+fails the read (so that Python's reader reports it), one with fewer is padded with
+nulls. One thread: DuckDB pads rows only so when a quoted cell holds a line break; and
+the rows keep the file's order, so the table's ``rowid + 1`` is a record's number."""
+
+
 class Staging:
     """An import's validated tables as temporary tables of one cursor on the store, so
     that checking them against what is stored, diffing and writing are set operations.
@@ -843,18 +865,51 @@ class Staging:
         values: dict[str, list[Any]],
         extra: list[str | None],
     ) -> None:
-        columns = staged_columns(table)
-        name = staged_name(table)
-        lines = ",\n  ".join(f"{q(c.name)} {c.type}" for c in columns)
-        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} (\n  {lines}\n)")
+        """Stage rows given column by column (``values[column][i]`` is row ``numbers[i]``'s)."""
+        columns = self._create(table)
         data = [numbers, *(values[c.name] for c in columns[1:-1]), extra]
         sql = f"""
-INSERT INTO {name}
+INSERT INTO {staged_name(table)}
 SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
 """
         for start in range(0, len(numbers), BATCH):
             self.execute(sql, {f"c{i}": d[start : start + BATCH] for i, d in enumerate(data)})
-        self.tables.append(StagedTable(table, len(numbers)))
+        self._count(table, len(numbers))
+
+    def add_select(self, table: Table, select: str, params: dict[str, Any] | None = None) -> int:
+        """Stage the rows a query over other temporary tables gives, in ``staged_columns``
+        order, without their values passing through Python; how many they were."""
+        columns = self._create(table)
+        names = ", ".join(q(c.name) for c in columns)
+        self.execute(f"INSERT INTO {staged_name(table)} ({names})\n{select}", params)
+        (count,) = self.execute(f"SELECT count(*) FROM {staged_name(table)}")[0]
+        self._count(table, int(count))
+        return int(count)
+
+    def _create(self, table: Table) -> list[Column]:
+        """The table's staged table, created empty unless it is there already."""
+        columns = staged_columns(table)
+        if not any(t.table is table for t in self.tables):
+            lines = ",\n  ".join(f"{q(c.name)} {c.type}" for c in columns)
+            self.execute(f"CREATE OR REPLACE TEMP TABLE {staged_name(table)} (\n  {lines}\n)")
+            self.tables.append(StagedTable(table, 0))
+        return columns
+
+    def _count(self, table: Table, rows: int) -> None:
+        for staged in self.tables:
+            if staged.table is table:
+                staged.rows += rows
+
+    def read_csv(self, name: str, path: Path, width: int) -> bool:
+        """Read a CSV file into the temporary table ``name``: every record as it is (the
+        header too, ``rowid`` 0), as ``width`` text columns ``c0``...; False when DuckDB's
+        reader refuses the file."""
+        columns = {f"c{i}": "VARCHAR" for i in range(width)}
+        try:
+            self.cur.execute(READ_CSV.format(name=name), {"path": str(path), "columns": columns})
+        except duckdb.Error:
+            return False
+        return True
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         try:

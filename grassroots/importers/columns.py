@@ -12,10 +12,17 @@ property test in ``tests/test_import.py`` runs both on many broken bundles.
 
 What comes out is a ``Columns`` per table: the typed values of every valid row, column by
 column, ready to be staged in a store as one table (``DuckStore.stage``).
+
+A CSV file that ``sources`` left unread goes into the staging tables without its rows
+becoming Python values at all (``read_csv``): DuckDB reads the file, cells are stripped
+and blank rows dropped as ``sources`` does it, each distinct value of a parsed column is
+parsed once in Python as above, and the checks are SQL expressions over the whole table.
+Only the rows they flag are fetched and go through the row path.
 """
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -28,7 +35,8 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from grassroots.errors import Problem
-from grassroots.importers.sources import RawTable
+from grassroots.graph.duck import Staging, q, staged_columns
+from grassroots.importers.sources import RawRow, RawTable
 from grassroots.schema import Table
 from grassroots.schema.base import Dated, parse_id, parse_text
 
@@ -217,3 +225,269 @@ def validate_columns(
         out.extra.append(orjson.dumps(extra).decode() if extra else None)
         out.numbers.append(rows[i].number)
     return out
+
+
+# -- a CSV file read and checked in SQL ----------------------------------------------------
+
+BLANKS = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+"""What ``str.strip()`` takes off a cell, for SQL's ``trim``."""
+
+TRIMMED = """CASE
+    WHEN ord({cell}) NOT BETWEEN 33 AND 126 OR ord({cell}[-1]) NOT BETWEEN 33 AND 126
+    THEN nullif(trim({cell}, $blanks), '')
+    ELSE {cell}
+  END"""
+"""A cell as ``sources`` strips it. Trimming a set of characters costs twenty times a
+plain copy, so only cells that begin or end with something other than visible ASCII
+are trimmed; no other cell can begin or end with a blank."""
+
+PRINTABLE_ASCII = "[ -~]*"
+"""Text that is printable for certain; anything else is checked by Python's own
+``str.isprintable`` (Unicode's categories, as Python's version of them has them)."""
+
+CELLS = """
+CREATE OR REPLACE TEMP TABLE {cells} AS
+SELECT *
+FROM (
+  SELECT rowid + 1 AS _row, {trimmed}
+  FROM {read}
+)
+WHERE _row > 1
+  AND coalesce({names}) IS NOT NULL
+"""
+
+CHECKED = """
+CREATE OR REPLACE TEMP TABLE {checked} AS
+SELECT {values},
+  {extra} AS _extra,
+  {bad} AS _bad
+FROM {cells} AS c
+{joins}
+"""
+
+PARSED = """
+CREATE OR REPLACE TEMP TABLE {parsed} AS
+SELECT UNNEST($cells::VARCHAR[]) AS cell, UNNEST($values::{type}[]) AS value
+"""
+
+FLAG = """
+UPDATE {checked}
+SET _bad = TRUE
+WHERE _row IN (SELECT UNNEST($rows::BIGINT[]))
+"""
+
+FLAG_DAYS = """
+UPDATE {checked}
+SET _bad = TRUE
+WHERE "until" < "since"
+"""
+
+
+def read_csv(
+    staging: Staging,
+    raw: RawTable,
+    columns: dict[str, str] | None,
+    problems: list[Problem],
+    max_cell: int,
+    row_check: RowCheck,
+) -> int | None:
+    """Stage the valid rows of ``raw``'s unread CSV file; how many rows it has, or None
+    when DuckDB's reader refuses the file or a cell is longer than Python's reader takes
+    (read it in Python then, which says why). ``columns`` is None when the header's
+    problems keep the rows from being read: the file is still read, since a record too
+    long for the header is a problem of its own."""
+    assert raw.csv is not None
+    table = raw.table
+    read, cells = q(f"read_{table.name}"), q(f"cells_{table.name}")
+    if not staging.read_csv(read, raw.csv.path, raw.csv.width):
+        return None
+    names = [f"c{i}" for i in range(raw.csv.width)]
+    try:
+        lengths = ", ".join(f"max(length({c}))" for c in names)
+        (longest,) = staging.execute(f"SELECT greatest({lengths}) FROM {read}")[0]
+        if longest is not None and longest > max_cell:
+            return None
+        trimmed = ", ".join(f"{TRIMMED.format(cell=c)} AS {c}" for c in names)
+        sql = CELLS.format(cells=cells, trimmed=trimmed, read=read, names=", ".join(names))
+        staging.execute(sql, {"blanks": BLANKS})
+    finally:
+        staging.execute(f"DROP TABLE IF EXISTS {read}")
+    try:
+        (count,) = staging.execute(f"SELECT count(*) FROM {cells}")[0]
+        if columns is not None:
+            _check_cells(staging, raw, columns, cells, problems, max_cell, row_check)
+        return int(count)
+    finally:
+        staging.execute(f"DROP TABLE IF EXISTS {cells}")
+
+
+def _check_cells(
+    staging: Staging,
+    raw: RawTable,
+    columns: dict[str, str],
+    cells: str,
+    problems: list[Problem],
+    max_cell: int,
+    row_check: RowCheck,
+) -> None:
+    table = raw.table
+    position = {header: f"c{i}" for i, header in enumerate(raw.headers) if header}
+    by_column = {name: header for header, name in columns.items()}
+    types_of = {c.name: c.type for c in staged_columns(table)}
+    values, joins, bad, texts = ["c._row"], [], [], []
+    params: dict[str, Any] = {}
+    parsed_tables = []
+    for k, (name, check) in enumerate(_columns_of(table).items()):
+        sql_type = types_of[name]
+        params[f"d{k}"] = check.default
+        default = f"CAST($d{k} AS {sql_type})"
+        header = by_column.get(name)
+        if header is None:
+            values.append(f"{default} AS {q(name)}")
+            if check.required:  # cannot happen: map_headers refuses the table
+                bad.append("TRUE")
+            continue
+        cell = f"c.{position[header]}"
+        if check.required:
+            bad.append(f"{cell} IS NULL")
+        if check.kind == "parsed":
+            parsed = q(f"parsed_{table.name}_{k}")
+            _parse_distinct(staging, check, parsed, cells, position[header], sql_type, max_cell)
+            parsed_tables.append(parsed)
+            joins.append(f"LEFT JOIN {parsed} AS p{k} ON p{k}.cell = {cell}")
+            values.append(
+                f"CASE WHEN {cell} IS NULL THEN {default} ELSE p{k}.value END AS {q(name)}"
+            )
+            bad.append(f"({cell} IS NOT NULL AND p{k}.value IS NULL)")
+            continue
+        texts.append(position[header])
+        values.append(f"coalesce({cell}, {default}) AS {q(name)}")
+        if check.kind == "id":
+            bad.append(f"contains({cell}, '|')")
+    extra_headers = list(dict.fromkeys(h for h in raw.headers if h and h not in columns))
+    kept = []
+    for j, header in enumerate(extra_headers):
+        texts.append(position[header])
+        params[f"k{j}"] = orjson.dumps(header).decode() + ":"
+        cell = f"c.{position[header]}"
+        kept.append(
+            f"CASE WHEN {cell} IS NOT NULL THEN $k{j} || CAST(to_json({cell}) AS VARCHAR) END"
+        )
+    # the JSON orjson writes for the kept cells (``validate_columns``), or null for none
+    extra = f"'{{' || nullif(concat_ws(',', {', '.join(kept)}), '') || '}}'" if kept else "NULL"
+    checked = q(f"checked_{table.name}")
+    staging.execute(
+        CHECKED.format(
+            checked=checked,
+            values=",\n  ".join(values),
+            extra=extra,
+            # a null test (``contains`` of an empty cell) is no reason to refuse a row
+            bad=f"coalesce({' OR '.join(bad)}, FALSE)" if bad else "FALSE",
+            cells=cells,
+            joins="\n".join(joins),
+        ),
+        params,
+    )
+    try:
+        flagged = _unprintable(staging, cells, texts, max_cell)
+        if flagged:
+            staging.execute(FLAG.format(checked=checked), {"rows": sorted(flagged)})
+        if issubclass(table.model, Dated):
+            staging.execute(FLAG_DAYS.format(checked=checked))
+        names = ", ".join(q(c.name) for c in staged_columns(table))
+        staging.add_select(table, f"SELECT {names}\nFROM {checked}\nWHERE NOT _bad")
+        _row_path(staging, raw, columns, cells, checked, problems, max_cell, row_check)
+    finally:
+        for name in [checked, *parsed_tables]:
+            staging.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _parse_distinct(
+    staging: Staging,
+    check: _Column,
+    parsed: str,
+    cells: str,
+    column: str,
+    sql_type: str,
+    max_cell: int,
+) -> None:
+    """A table of each distinct value of a parsed column that the model accepts, and
+    the value it becomes; a refused value is left out."""
+    found = staging.execute(f"SELECT DISTINCT {column} FROM {cells} WHERE {column} IS NOT NULL")
+    accepted: list[str] = []
+    results: list[Any] = []
+    for (cell,) in found:
+        if not (cell.isprintable() and len(cell) <= max_cell):
+            continue  # the row path names the character
+        try:
+            value = _plain(check.adapter.validate_python(cell))
+        except ValidationError:
+            continue
+        if value is not None:
+            accepted.append(cell)
+            results.append(value)
+    sql = PARSED.format(parsed=parsed, type=sql_type)
+    staging.execute(sql, {"cells": accepted, "values": results})
+
+
+def _unprintable(staging: Staging, cells: str, texts: list[str], max_cell: int) -> set[int]:
+    """The rows whose text cells are not short printable text, as ``_plain_text`` finds
+    them: one pass over the table, and a second over a column only if it has any."""
+    if not texts:
+        return set()
+    parts = [
+        f"max(length({c})), string_agg({c}, '') FILTER (WHERE NOT regexp_full_match({c}, $ascii))"
+        for c in texts
+    ]
+    (row,) = staging.execute(f"SELECT {', '.join(parts)} FROM {cells}", {"ascii": PRINTABLE_ASCII})
+    flagged: set[int] = set()
+    for i, column in enumerate(texts):
+        longest, odd = row[2 * i], row[2 * i + 1]
+        if (longest is None or longest <= max_cell) and (odd is None or odd.isprintable()):
+            continue
+        for number, cell in staging.execute(
+            f"SELECT _row, {column} FROM {cells}\n"
+            f"WHERE length({column}) > $max OR NOT regexp_full_match({column}, $ascii)",
+            {"max": max_cell, "ascii": PRINTABLE_ASCII},
+        ):
+            if not (cell.isprintable() and len(cell) <= max_cell):
+                flagged.add(int(number))
+    return flagged
+
+
+def _row_path(
+    staging: Staging,
+    raw: RawTable,
+    columns: dict[str, str],
+    cells: str,
+    checked: str,
+    problems: list[Problem],
+    max_cell: int,
+    row_check: RowCheck,
+) -> None:
+    """The flagged rows through the row path: their exact problems, or their values."""
+    table = raw.table
+    rows = staging.execute(f"""
+SELECT c.*
+FROM {cells} AS c
+JOIN {checked} AS k ON k._row = c._row
+WHERE k._bad
+ORDER BY c._row
+""")
+    out = Columns(table, 0, values={name: [] for name in _columns_of(table)})
+    for number, *record in rows:
+        raw_row = RawRow(
+            int(number),
+            {h: v for h, v in zip(raw.headers, record, strict=True) if h and v is not None},
+        )
+        checked_row = row_check(table, raw_row, columns, problems, max_cell)
+        if checked_row is None:
+            continue
+        model_row, extra = checked_row
+        dumped = model_row.model_dump()
+        for name, values in out.values.items():
+            values.append(_plain(dumped[name]))
+        out.extra.append(orjson.dumps(extra).decode() if extra else None)
+        out.numbers.append(raw_row.number)
+    if len(out):
+        staging.add(table, out.numbers, out.values, out.extra)

@@ -30,9 +30,16 @@ from pydantic import ValidationError
 from grassroots.errors import LedgerError, Problem
 from grassroots.graph.duck import STORED_IDS, DuckStore, Staging, link_key, q, staged_name
 from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
-from grassroots.importers.columns import validate_columns
+from grassroots.importers.columns import read_csv, validate_columns
 from grassroots.importers.dump import read_dump
-from grassroots.importers.sources import RawBundle, RawRow, RawTable, json_value, read_bundle
+from grassroots.importers.sources import (
+    RawBundle,
+    RawRow,
+    RawTable,
+    json_value,
+    read_bundle,
+    read_rows,
+)
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_NAME, TABLES, AreaKind, Choice, Label, Link, Node, Row, Table
 from grassroots.schema.base import describe_char
@@ -76,8 +83,15 @@ def import_path(
     store: Store, path: Path, *, dry_run: bool = False, progress: Progress = silent
 ) -> Outcome:
     """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any problem."""
-    bundle = read_dump(path) if path.suffix.lower() == ".jsonl" else read_bundle(path)
-    return import_bundle(store, bundle, dry_run=dry_run, progress=progress)
+    importer = importer_for(store)
+    if path.suffix.lower() == ".jsonl":
+        bundle = read_dump(path)
+    else:  # a store's own path stages CSV files in SQL, unread by Python
+        bundle = read_bundle(path, defer_csv=importer is not import_rows)
+    try:
+        return importer(store, bundle, dry_run=dry_run, progress=progress)
+    finally:
+        bundle.close()
 
 
 def import_bundle(
@@ -623,18 +637,25 @@ def _import_staged(
     problems = list(bundle.problems)
     extra_columns: dict[str, list[str]] = {}
     max_cell = load_settings().max_cell_chars
-    tick = progress("validating", sum(len(raw.rows) for raw in bundle.tables))
+    tick = progress("validating", len(bundle.tables))
     staging = store.stage()
     try:
         ordinals: dict[str, int] = {}
         for ordinal, raw in enumerate(bundle.tables):
             columns = map_headers(raw, problems, extra_columns, max_cell)
-            if columns is not None:
+            if raw.csv is not None:
+                read = read_csv(staging, raw, columns, problems, max_cell, validate_row)
+                if read is None:  # DuckDB's reader refused it: Python's says why
+                    again = read_rows(raw)
+                    problems.extend(again.problems)
+                    raw = again.tables[0] if again.tables else RawTable(raw.table, raw.source, [])
+            if raw.csv is None and columns is not None:
                 valid = validate_columns(raw, columns, ordinal, problems, max_cell, validate_row)
                 if len(valid):
                     staging.add(raw.table, valid.numbers, valid.values, valid.extra)
-                    ordinals[raw.table.name] = ordinal
-            tick(len(raw.rows))
+            if any(t.table is raw.table and t.rows for t in staging.tables):
+                ordinals[raw.table.name] = ordinal
+            tick(1)
         with nullcontext() if dry_run else store.exclusive():
             _check_staged(store, staging, ordinals, problems)
             if problems:
