@@ -911,6 +911,16 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
             return False
         return True
 
+    def stored_tree(self, label: Label) -> str:
+        """A query of the stored tree of areas or party orgs, as ``DuckStore.tree`` reads
+        it: ``id``, ``parent`` and (areas only) ``kind``."""
+        parent = HOLDERS[PARENT[label]].column
+        kind = "n.kind" if label is Label.AREA else "NULL"
+        return (
+            f"SELECT n.id, n.{q(parent)} AS parent, CAST({kind} AS VARCHAR) AS kind\n"
+            f"FROM main.{q(label.value)} AS n"
+        )
+
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         try:
             return self.cur.execute(sql, _bound(sql, params or {})).fetchall()

@@ -803,11 +803,72 @@ def _check_staged(
                     )
                 problems.append(Problem(table.name, number, ref.column, message, "reference"))
     for table in nodes:
-        if table.label in (Label.AREA, Label.PARTY_ORG):
+        if table.label in (Label.AREA, Label.PARTY_ORG) and _tree_in_doubt(staging, table):
             kind = ", s.kind" if table.label is Label.AREA else ""
             rows = staging.execute(TREE_ROWS.format(kind=kind, staged=staged_name(table)))
             own = [_tree_record(table, row) for row in rows]
             _check_tree(table.label, own, store.tree(table.label), problems)
+
+
+MERGED_TREE = """
+CREATE OR REPLACE TEMP TABLE merged_tree AS
+SELECT s.id, s.parent_id AS parent, {kind} AS kind, TRUE AS own
+FROM {staged} AS s
+UNION ALL
+SELECT t.id, t.parent, t.kind, FALSE AS own
+FROM ({stored}) AS t
+ANTI JOIN {staged} AS s ON s.id = t.id
+"""
+
+ROOTED = """
+CREATE OR REPLACE TEMP TABLE rooted AS
+WITH RECURSIVE down(id) AS (
+  SELECT m.id
+  FROM merged_tree AS m
+  WHERE m.parent IS NULL
+     OR m.parent NOT IN (SELECT id FROM merged_tree)
+  UNION ALL
+  SELECT m.id
+  FROM merged_tree AS m
+  JOIN down AS d ON m.parent = d.id
+)
+SELECT id FROM down
+"""
+
+TREE_DOUBTS = """
+SELECT
+  (SELECT count(*) - count(DISTINCT id) FROM {staged}),
+  (SELECT count(*)
+   FROM merged_tree AS c
+   JOIN merged_tree AS p ON p.id = c.parent
+   JOIN ({levels}) AS lc ON lc.kind = c.kind
+   JOIN ({levels}) AS lp ON lp.kind = p.kind
+   WHERE (c.own OR p.own)
+     AND lp.level >= lc.level),
+  (SELECT count(*)
+   FROM merged_tree AS m
+   WHERE m.own
+     AND m.id NOT IN (SELECT id FROM rooted))
+"""
+"""Repeated ids, a parent of a kind not higher than its child's, and rows that no root
+reaches (they lie on or under a cycle): when all three are none, ``_check_tree`` finds
+nothing, and the tree need not come into Python at all."""
+
+
+def _tree_in_doubt(staging: Staging, table: Table) -> bool:
+    """Whether ``_check_tree`` may find a problem in this staged tree (merged with the
+    stored one); it alone words them, so it runs whenever the answer is yes."""
+    assert table.label is not None
+    staged = staged_name(table)
+    kind = "s.kind" if table.label is Label.AREA else "CAST(NULL AS VARCHAR)"
+    stored = staging.stored_tree(table.label)
+    levels = "SELECT * FROM (VALUES {}) AS v(kind, level)".format(
+        ", ".join(f"('{k.value}', {k.level})" for k in AreaKind)
+    )
+    staging.execute(MERGED_TREE.format(kind=kind, staged=staged, stored=stored))
+    staging.execute(ROOTED)
+    (doubts,) = staging.execute(TREE_DOUBTS.format(staged=staged, levels=levels))
+    return any(doubts)
 
 
 def _tree_record(table: Table, row: tuple[Any, ...]) -> Record:
