@@ -720,14 +720,51 @@ WHERE previous IS NOT NULL
 
 BAD_REFERENCES = f"""
 SELECT s._row, s.{{column}}, o.tbl, o._row, CASE WHEN o.id IS NULL THEN st.label END
-FROM {{staged}} AS s
+FROM (
+  SELECT s._row, s.{{column}}
+  FROM {{staged}} AS s
+  WHERE s.{{column}} IS NOT NULL
+    AND s.{{column}} <> ''
+    AND s.{{column}} NOT IN (SELECT id FROM {OWNERS} WHERE tbl = $target)
+    AND (s.{{column}} IN (SELECT id FROM {OWNERS})
+         OR s.{{column}} NOT IN (SELECT id FROM {{stored}}))
+) AS s
 LEFT JOIN {OWNERS} AS o ON o.id = s.{{column}}
 LEFT JOIN {STORED_IDS} AS st ON st.id = s.{{column}}
-WHERE s.{{column}} IS NOT NULL
-  AND s.{{column}} <> ''
-  AND CASE WHEN o.id IS NOT NULL THEN o.tbl <> $target
-           ELSE st.label IS NULL OR st.label <> $label END
 """
+"""The rows whose reference names no row of the target table in the bundle and, if no
+row of the bundle has that id, no stored node of the target's label; the joins that
+word the message are made for those rows only."""
+
+REPEATS = """
+SELECT count(*)
+FROM (
+  SELECT 1
+  FROM {staged} AS s
+  GROUP BY {columns}
+  HAVING count(*) > 1
+)
+"""
+"""Whether any link repeats its key, asked first because it is cheaper than naming the
+repeats (REPEATED_KEYS): grouping the key columns is grouping the keys, since no id
+holds ``|`` and an empty day is the only empty part."""
+
+REPEATED_IDS = """
+SELECT count(*)
+FROM (
+  SELECT 1
+  FROM all_ids
+  GROUP BY id
+  HAVING count(*) > 1
+)
+"""
+
+OWNERS_UNIQUE = f"""
+CREATE OR REPLACE TEMP TABLE {OWNERS} AS
+SELECT id, tbl, _row, label
+FROM all_ids
+"""
+"""FIRST_OWNERS when no id repeats: every id is its own first owner."""
 
 TREE_ROWS = """
 SELECT s._row, s.id, s.parent_id{kind}
@@ -747,7 +784,10 @@ def _check_staged(
         for t in nodes
     ] or ["SELECT NULL::VARCHAR AS id, '' AS tbl, 0 AS ord, 0 AS _row, '' AS label WHERE FALSE"]
     staging.execute(ALL_IDS.format(parts="\nUNION ALL\n".join(parts)))
-    for name, number, node_id, first_name, first_number in staging.execute(DUPLICATE_IDS):
+    repeated = staging.execute(REPEATED_IDS)[0][0]
+    for name, number, node_id, first_name, first_number in (
+        staging.execute(DUPLICATE_IDS) if repeated else []
+    ):
         problems.append(
             Problem(
                 name,
@@ -758,7 +798,7 @@ def _check_staged(
                 code="duplicate",
             )
         )
-    staging.execute(FIRST_OWNERS)
+    staging.execute(FIRST_OWNERS if repeated else OWNERS_UNIQUE)
     for name, number, node_id, label in staging.execute(STORED_ELSEWHERE):
         problems.append(
             Problem(
@@ -774,8 +814,10 @@ def _check_staged(
         if table.name not in ordinals:
             continue
         if not table.is_node:
+            key = ", ".join(f"s.{q(c)}" for c in table.key)
+            repeats = staging.execute(REPEATS.format(staged=staged_name(table), columns=key))
             sql = REPEATED_KEYS.format(key=link_key(table, "s"), staged=staged_name(table))
-            for number, previous in staging.execute(sql):
+            for number, previous in staging.execute(sql) if repeats[0][0] else []:
                 problems.append(
                     Problem(
                         table.name,
@@ -787,7 +829,12 @@ def _check_staged(
                 )
         for ref in table.refs:
             target = BY_NAME[ref.target]
-            sql = BAD_REFERENCES.format(column=q(ref.column), staged=staged_name(table))
+            assert target.label is not None  # references name node tables
+            sql = BAD_REFERENCES.format(
+                column=q(ref.column),
+                staged=staged_name(table),
+                stored=f"main.{q(target.label.value)}",
+            )
             params = {"target": target.name, "label": str(target.label)}
             for number, value, found, found_number, label in staging.execute(sql, params):
                 if found is not None:
