@@ -193,7 +193,8 @@ def _read_csv(path: Path, bundle: RawBundle, defer: bool = False) -> None:
     if table is None:
         bundle.problems.append(_unknown(path.stem, "file"))
         return
-    decoded = _decode(path.name, path.read_bytes())
+    data = path.read_bytes()
+    decoded = _decode(path.name, data)
     if isinstance(decoded, tuple):
         row, message = decoded
         bundle.problems.append(Problem(table.name, row, "file", message))
@@ -201,7 +202,7 @@ def _read_csv(path: Path, bundle: RawBundle, defer: bool = False) -> None:
     text = decoded.text
     limit = load_settings().max_cell_chars
     csv.field_size_limit(limit)  # the csv module's own default is 131,072
-    if defer and _defer(table, path, decoded, bundle):
+    if defer and _defer(table, path, data, decoded, bundle):
         return
     records: list[list[Any]] = []
     try:
@@ -227,31 +228,34 @@ def read_rows(raw: RawTable) -> RawBundle:
     return bundle
 
 
-_BLANKS_BESIDE_QUOTES = (' "', '" ', '\t"', '"\t')
+_BLANKS_BESIDE_QUOTES = (b' "', b'" ', b'\t"', b'"\t')
 
 
-def _records_alike(text: str) -> bool:
-    """Whether DuckDB's CSV reader finds the records Python's finds in ``text``, one for
-    one: DuckDB skips blank lines (Python counts them as rows), reads a lone carriage
-    return as a line break (Python refuses it), drops an unterminated quoted cell at the
-    end (Python keeps it), and takes blanks before a quote off (Python keeps them)."""
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+def _records_alike(content: bytes) -> bool:
+    """Whether DuckDB's CSV reader finds the records Python's finds in ``content`` (UTF-8),
+    one for one: DuckDB skips blank lines (Python counts them as rows), reads a lone
+    carriage return as a line break (Python refuses it), drops an unterminated quoted
+    cell at the end (Python keeps it), and takes blanks before a quote off (Python keeps
+    them). Asked of the bytes: in UTF-8 no byte of a longer character is ASCII."""
+    if b"\r" in content and content.count(b"\r") != content.count(b"\r\n"):
         return False
-    if text.startswith(("\n", "\r\n")) or "\n\n" in text or "\n\r\n" in text:
+    if content.startswith((b"\n", b"\r\n")) or b"\n\n" in content or b"\n\r\n" in content:
         return False
-    if text.count('"') % 2:
+    if content.count(b'"') % 2:
         return False
-    return not any(blanks in text for blanks in _BLANKS_BESIDE_QUOTES)
+    return not any(blanks in content for blanks in _BLANKS_BESIDE_QUOTES)
 
 
-def _defer(table: Table, path: Path, decoded: Decoded, bundle: RawBundle) -> bool:
+def _defer(table: Table, path: Path, data: bytes, decoded: Decoded, bundle: RawBundle) -> bool:
     """Leave the file for SQL to read (``RawTable.csv``) when that reads what Python
     would; the header is read here, as ``_collect`` reads it."""
     text = decoded.text
-    if not _records_alike(text):
+    body = data.removeprefix(BOM) if decoded.utf8 else text.encode("utf-8")
+    if not _records_alike(body):
         return False
-    try:
-        first = next(csv.reader(io.StringIO(text)), None)
+    line = text[: text.find("\n") + 1] or text
+    try:  # the first line, unless a quoted header cell holds a line break
+        first = next(csv.reader(io.StringIO(line if line.count('"') % 2 == 0 else text)), None)
     except csv.Error:
         return False
     if not first:
