@@ -881,8 +881,8 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
         order, without their values passing through Python; how many they were."""
         columns = self._create(table)
         names = ", ".join(q(c.name) for c in columns)
-        self.execute(f"INSERT INTO {staged_name(table)} ({names})\n{select}", params)
-        (count,) = self.execute(f"SELECT count(*) FROM {staged_name(table)}")[0]
+        # DuckDB answers an INSERT with the number of rows it inserted
+        ((count,),) = self.execute(f"INSERT INTO {staged_name(table)} ({names})\n{select}", params)
         self._count(table, int(count))
         return int(count)
 
