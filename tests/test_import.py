@@ -882,3 +882,9 @@ def test_a_clean_csv_file_is_left_to_sql_unread(tmp_path: Path) -> None:
     assert tables["areas"].headers == ["id", "name", "kind", "parent_id"]
     assert tables["units"].csv is None
     assert [row.number for row in tables["units"].rows] == [3]
+
+
+def test_sql_strips_a_cell_of_what_python_strips() -> None:
+    from grassroots.importers.columns import BLANKS
+
+    assert "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()) == BLANKS
