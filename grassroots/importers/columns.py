@@ -235,14 +235,15 @@ BLANKS = (
 """What ``str.strip()`` takes off a cell (every character ``str.isspace`` says is
 blank; a test keeps this true), for SQL's ``trim``."""
 
-TRIMMED = """CASE
-    WHEN ord({cell}) NOT BETWEEN 33 AND 126 OR ord({cell}[-1]) NOT BETWEEN 33 AND 126
-    THEN nullif(trim({cell}, $blanks), '')
-    ELSE {cell}
+_PLAIN_END = f"(ord({{end}}) BETWEEN 33 AND 126 OR ord({{end}}) > {max(map(ord, BLANKS))})"
+TRIMMED = f"""CASE
+    WHEN {_PLAIN_END.format(end="{cell}")} AND {_PLAIN_END.format(end="{cell}[-1]")}
+    THEN {{cell}}
+    ELSE nullif(trim({{cell}}, $blanks), '')
   END"""
-"""A cell as ``sources`` strips it. Trimming a set of characters costs twenty times a
-plain copy, so only cells that begin or end with something other than visible ASCII
-are trimmed; no other cell can begin or end with a blank."""
+"""A cell as ``sources`` strips it. Trimming a set of characters costs many times a plain
+copy, so a cell is trimmed only if it begins or ends with a character that may be blank:
+not visible ASCII, and not above the highest blank (U+3000, below every CJK ideograph)."""
 
 PRINTABLE_ASCII = "[ -~]*"
 """Text that is printable for certain; anything else is checked by Python's own
