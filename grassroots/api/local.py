@@ -176,7 +176,9 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             "tree": lambda: {
                 i: [e.parent, e.kind] for i, e in store.tree(Label(p["label"])).items()
             },
-            "descendants": lambda: store.descendants(p["ids"], RelType(p["rel"]), p["depth"]),
+            "descendants": lambda: [  # rows as lists: orjson refuses named tuples
+                list(row) for row in store.descendants(p["ids"], RelType(p["rel"]), p["depth"])
+            ],
             "ancestors": lambda: {
                 i: [a.label.value, a.name, a.parent]
                 for i, a in store.ancestors(p["ids"], [RelType(r) for r in p["rels"]]).items()
