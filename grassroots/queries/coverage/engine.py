@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from grassroots.errors import StoreError
 from grassroots.graph.store import Store
@@ -68,8 +68,10 @@ def evaluator_for(store: Store) -> Evaluator:
     return factory(store)
 
 
-@dataclass(frozen=True)
-class Gap:
+class Gap(NamedTuple):
+    """One failing node in a report. (A tuple, not a frozen dataclass: a city's report
+    makes 200k, and a tuple is made in a third of the time.)"""
+
     id: str
     name: str
     path: str
