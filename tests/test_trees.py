@@ -192,6 +192,9 @@ def test_tree_reads_cost_the_same_whatever_the_depth(store: Store, tmp_path: Pat
 def test_nodes_of_one_label(city: Store) -> None:
     assert set(city.nodes(["OK", "P1", "K", "nobody"], Label.PARTY_ORG)) == {"OK"}
     assert set(city.nodes(["OK", "P1", "K", "nobody"])) == {"OK", "P1", "K"}
+    assert city.nodes(["nobody"]) == {} and city.nodes(["nobody"], Label.AREA) == {}
+    many = [f"n{n}" for n in range(20)] + ["H1", "DP1"]  # more than a lookup's few
+    assert set(city.nodes(many)) == {"H1", "DP1"}
 
 
 def test_neighbours_along_matching_links_only(city: Store) -> None:
