@@ -752,6 +752,7 @@ SELECT DATE '2026-06-30', 1.0::DOUBLE, 2::BIGINT, '东山', [DATE '2020-02-29'],
         through = served.nodes(["G9", "K", "nobody"]), served.query(sql, params)
         links = served.links([(RelType.WITHIN, "G9")])
         neighbours = served.neighbours(["K"], RelType.WITHIN, "in")
+        secretaries = served.neighbours(["OK"], RelType.HOLDS_POST, "in", {"post": ["secretary"]})
         page = served.find(Label.AREA, search="网格")
         exported = list(served.elements())
         below = served.descendants(["K"], RelType.WITHIN), served.nodes(["K"], Label.AREA)
@@ -763,6 +764,10 @@ SELECT DATE '2026-06-30', 1.0::DOUBLE, 2::BIGINT, '东山', [DATE '2020-02-29'],
         assert through[0]["G9"] == area
         assert links == direct.links([(RelType.WITHIN, "G9")])
         assert neighbours == direct.neighbours(["K"], RelType.WITHIN, "in")
+        assert secretaries == direct.neighbours(
+            ["OK"], RelType.HOLDS_POST, "in", {"post": ["secretary"]}
+        )
+        assert [person for person, _ in secretaries["OK"]] == ["P1"]
         assert page == direct.find(Label.AREA, search="网格") and page.total == 3
         assert exported == list(direct.elements())
         assert below == (direct.descendants(["K"], RelType.WITHIN), direct.nodes(["K"], Label.AREA))

@@ -800,3 +800,75 @@ def test_sources_are_the_policy_texts_byte_for_byte() -> None:
     if POLICY_SOURCES.is_dir():  # the originals, where the shared folder is checked out
         originals = {p.name: p.read_bytes() for p in POLICY_SOURCES.glob("*.txt")}
         assert originals == shipped
+
+
+def test_every_gap_is_named_as_describe_names_it(store: Store, tmp_path: Path) -> None:
+    """A report names its gaps (the embedded store in the rules' own query) exactly as
+    ``places.describe`` does: through pairings and dispatches, past a reference to
+    nothing stored, and around what no query can walk to a top (a cycle, a trail
+    longer than MAX_DEPTH names)."""
+    from grassroots.graph.store import MAX_DEPTH, Changes
+    from grassroots.queries.places import describe
+    from grassroots.schema import Label, Node, RelType
+
+    ledger = small_city()
+    ledger["pairings"].append({"id": "PR2", "unit_id": "U2", "org_id": "OK", "since": "2024-01-01"})
+    ledger["dispatches"].append(
+        {
+            "id": "DP2",
+            "person_id": "P3",
+            "unit_id": "U2",
+            "area_id": "V",
+            "role": "liaison",
+            "since": "2024-01-01",
+        }
+    )
+    parent = "OB1"
+    for level in range(1, 41):  # groups on a building, each under the one before
+        ledger["party_orgs"].append(
+            {
+                "id": f"X{level}",
+                "name": f"第{level}层党小组",
+                "form": "group",
+                "parent_id": parent,
+                "area_id": "B1",
+            }
+        )
+        parent = f"X{level}"
+    load(store, tmp_path, ledger)
+    store.write(
+        Changes(
+            nodes=[  # past the importer's checks: two grids each within the other
+                Node(
+                    Label.AREA,
+                    {"id": "GA", "name": "甲网格", "kind": "grid"},
+                    {RelType.WITHIN: "GB"},
+                ),
+                Node(
+                    Label.AREA,
+                    {"id": "GB", "name": "乙网格", "kind": "grid"},
+                    {RelType.WITHIN: "GA"},
+                ),
+                Node(
+                    Label.AREA, {"id": "GC", "name": "", "kind": "grid"}, {RelType.WITHIN: "gone"}
+                ),
+            ],
+            new={"GA", "GB", "GC"},
+        )
+    )
+    report = coverage(store, as_of=DAY)
+    found = {g.id: (g.name, g.path) for r in report.results for g in r.gaps}
+    assert found == describe(store, list(found))
+    assert found["GA"] == ("甲网格", "乙网格/甲网格")
+    assert found["GC"] == ("GC", "GC")  # no name: its id; its parent is not stored
+    deep = found["X40"][1].split("/")
+    assert len(deep) == MAX_DEPTH and deep[-1] == "第40层党小组"
+    assert found["X26"][1].split("/")[:2] == ["市委", "区委"]  # 32 names: the whole trail
+    assert found["X27"][1].split("/")[0] == "区委"  # 33: the nearest 32
+    assert found["PR2"] == (
+        "桃源派出所—东山社区党委",
+        "市委/区委/街道党工委/东山社区党委/桃源派出所—东山社区党委",
+    )
+    assert found["DP2"][0] == "张强(liaison)"
+    for result in report.results:
+        assert [(g.path, g.id) for g in result.gaps] == sorted((g.path, g.id) for g in result.gaps)

@@ -192,3 +192,28 @@ def test_tree_reads_cost_the_same_whatever_the_depth(store: Store, tmp_path: Pat
 def test_nodes_of_one_label(city: Store) -> None:
     assert set(city.nodes(["OK", "P1", "K", "nobody"], Label.PARTY_ORG)) == {"OK"}
     assert set(city.nodes(["OK", "P1", "K", "nobody"])) == {"OK", "P1", "K"}
+    assert city.nodes(["nobody"]) == {} and city.nodes(["nobody"], Label.AREA) == {}
+    many = [f"n{n}" for n in range(20)] + ["H1", "DP1"]  # more than a lookup's few
+    assert set(city.nodes(many)) == {"H1", "DP1"}
+
+
+def test_neighbours_along_matching_links_only(city: Store) -> None:
+    """``where`` filters the links a read follows, on every store: an org chart reads
+    its orgs' secretaries, not every post they hold."""
+    from grassroots.queries.filters import matches
+
+    every = city.neighbours(["OK", "OS"], RelType.HOLDS_POST, "in")
+    secretaries = {"post": ["secretary"]}
+    chosen = city.neighbours(["OK", "OS"], RelType.HOLDS_POST, "in", secretaries)
+    assert chosen == {
+        o: [n for n in found if matches(n[1], secretaries)] for o, found in every.items()
+    }
+    assert [person for person, _ in chosen["OK"]] == ["P1"] and len(every["OK"]) == 2
+    assert city.neighbours(["OK"], RelType.HOLDS_POST, "in", {"concurrent": True}) == {
+        "OK": [n for n in every["OK"] if n[0] == "P3"]
+    }
+    # a reference has no properties: any filter on one finds nothing, none finds all
+    assert city.neighbours(["K"], RelType.WITHIN, "in", {"post": ["secretary"]}) == {"K": []}
+    assert city.neighbours(["K"], RelType.WITHIN, "in", {}) == city.neighbours(
+        ["K"], RelType.WITHIN, "in"
+    )

@@ -171,12 +171,14 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             "links": lambda: [
                 link_out(ln) for ln in store.links([(RelType(r), k) for r, k in p["keys"]]).values()
             ],
-            "neighbours": lambda: store.neighbours(p["ids"], RelType(p["rel"]), p["direction"]),
+            "neighbours": lambda: store.neighbours(
+                p["ids"], RelType(p["rel"]), p["direction"], p.get("where")
+            ),
             "find": lambda: _page(store, p),
             "tree": lambda: {
                 i: [e.parent, e.kind] for i, e in store.tree(Label(p["label"])).items()
             },
-            "descendants": lambda: [
+            "descendants": lambda: [  # rows as lists: orjson refuses named tuples
                 list(row) for row in store.descendants(p["ids"], RelType(p["rel"]), p["depth"])
             ],
             "ancestors": lambda: {

@@ -214,13 +214,14 @@ RETURN collect([start.id, end.id, properties(r)]) AS rows
 """
 
 
-def read_neighbours(rel: RelType, direction: Direction) -> str:
+def read_neighbours(rel: RelType, direction: Direction, where: list[str]) -> str:
     arrow = f"-[r:{rel.value}]->" if direction == "out" else f"<-[r:{rel.value}]-"
+    conditions = f"WHERE {' AND '.join(where)}\n" if where else ""
     return f"""
 UNWIND $ids AS id
 MATCH (n:Node {{id: id}}){arrow}(other:Node)
 USING INDEX SEEK n:Node(id)
-RETURN collect([id, other.id, properties(r)]) AS rows
+{conditions}RETURN collect([id, other.id, properties(r)]) AS rows
 """
 
 
@@ -475,12 +476,20 @@ class Neo4jStore:
         return found
 
     def neighbours(
-        self, ids: Collection[str], rel: RelType, direction: Direction
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
     ) -> dict[str, list[Neighbour]]:
+        from grassroots.queries.filters import CypherParams
+
+        params = CypherParams()
+        conditions = params.filters("r", where or {})
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
         for node_id, other, props in self.read_rows(
-            read_neighbours(rel, direction), over="ids", ids=wanted
+            read_neighbours(rel, direction, conditions), over="ids", ids=wanted, **params.params
         ):
             found[node_id].append((other, _link_props(props)))
         return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}

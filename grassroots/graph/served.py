@@ -286,9 +286,15 @@ class ServedStore:
         return {(link.type, link.key): link for link in map(link_in, found)}
 
     def neighbours(
-        self, ids: Collection[str], rel: RelType, direction: Direction
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
     ) -> dict[str, list[Neighbour]]:
-        body = orjson.dumps({"ids": list(ids), "rel": rel.value, "direction": direction})
+        body = orjson.dumps(
+            {"ids": list(ids), "rel": rel.value, "direction": direction, "where": where}
+        )
         found = self._call("neighbours", "reading", body)
         return {node_id: [(o, p) for o, p in pairs] for node_id, pairs in found.items()}
 

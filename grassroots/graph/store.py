@@ -108,9 +108,16 @@ class Store(Protocol):
         ...
 
     def neighbours(
-        self, ids: Collection[str], rel: RelType, direction: Direction
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
     ) -> dict[str, list[Neighbour]]:
-        """For each of ``ids``, the nodes along ``rel`` (out of it or into it), by id."""
+        """For each of ``ids``, the nodes along ``rel`` (out of it or into it), by id;
+        with ``where``, only along links whose properties match it
+        (``grassroots.queries.filters``; a reference has none), so that a reader of a
+        few links of many (an org chart's secretaries) reads only those."""
         ...
 
     def find(

@@ -14,7 +14,7 @@ from grassroots.errors import NotFound
 from grassroots.graph.store import Store, chain
 from grassroots.queries.filters import active
 from grassroots.queries.places import areas_within
-from grassroots.schema import Label, Node, OrgCategory, RelType
+from grassroots.schema import Label, Node, OrgCategory, PostKind, RelType
 
 
 def _day(day: date | None) -> str:
@@ -127,16 +127,17 @@ def org_chart(
     ]
 
 
+SECRETARY = {"post": [PostKind.SECRETARY.value]}
+"""The posts an org chart reads: its secretaries' (a city's orgs hold 10k posts)."""
+
+
 def _secretaries(store: Store, org_ids: list[str], day: str) -> dict[str, Node]:
     """The serving secretary of each org (the latest appointed, if records overlap)."""
     chosen: dict[str, str] = {}
-    for org_id, holders in store.neighbours(org_ids, RelType.HOLDS_POST, "in").items():
+    posts = store.neighbours(org_ids, RelType.HOLDS_POST, "in", SECRETARY)
+    for org_id, holders in posts.items():
         serving = sorted(
-            (
-                (props.get("since") or "", person)
-                for person, props in holders
-                if props.get("post") == "secretary" and active(props, day)
-            ),
+            ((props.get("since") or "", person) for person, props in holders if active(props, day)),
             reverse=True,
         )
         if serving:

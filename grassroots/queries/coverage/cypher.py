@@ -27,7 +27,7 @@ from typing import Any
 
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Store
-from grassroots.queries.coverage.engine import register
+from grassroots.queries.coverage.engine import Found, register
 from grassroots.queries.coverage.rules import (
     AllOf,
     AnyOf,
@@ -156,6 +156,17 @@ class CypherEvaluator:
         text, params = compile_rule(rule, day, scope)
         record = self.store.read(text, **params)[0]
         return int(record["checked"]), [str(g) for g in record["gaps"]]
+
+    def judge(
+        self, rules: list[Rule], day: date, scope: str | None
+    ) -> list[tuple[int, list[Found]]]:
+        """One query per rule, the gaps unnamed: ``places.describe`` names a report's
+        gaps in one pass."""
+        out: list[tuple[int, list[Found]]] = []
+        for rule in rules:
+            checked, failing = self.evaluate(rule, day, scope)
+            out.append((checked, [(i, None, None) for i in failing]))
+        return out
 
 
 @register("neo4j")
