@@ -703,6 +703,17 @@ def test_a_stale_serve_file_is_ignored(duck_env: dict[str, str], tmp_path: Path)
     assert HANDED not in done.stderr and "Traceback" not in done.said
 
 
+def test_serve_stopped_by_sigterm_takes_its_files_with_it(duck_env: dict[str, str]) -> None:
+    """kill, systemd and docker stop send SIGTERM: serve.json and the holder record go."""
+    data = Path(duck_env["GRASSROOTS_DATA"])
+    with serving(duck_env) as (_, log, process):
+        assert (data / "serve.json").exists() and (data / "grassroots.holder.json").exists()
+        process.terminate()
+        process.wait(timeout=60)
+    assert not (data / "serve.json").exists(), "".join(log)
+    assert not (data / "grassroots.holder.json").exists(), "".join(log)
+
+
 def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path: Path) -> None:
     with serving(duck_env) as _:
         record = json.loads((Path(duck_env["GRASSROOTS_DATA"]) / "serve.json").read_text())
