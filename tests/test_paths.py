@@ -4,6 +4,7 @@ every store gives the very same answer."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import networkx as nx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,8 +21,11 @@ from grassroots.errors import NotFound
 from grassroots.graph.duck import DuckStore
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
+from grassroots.queries.filters import active
 from grassroots.queries.paths import LinkPath, as_json, link_path, resolve_end
 from grassroots.sample.city import generate, write_bundle
+from grassroots.schema import Link
+from grassroots.schema.tables import DATED_LABELS
 from grassroots.settings import Settings
 from tests.ledgers import Ledger, small_city, write_ledger
 
@@ -142,20 +147,61 @@ def test_ends_by_name_and_unknown_ends(city: Store) -> None:
         link_path(city, "P1", "NOPE", DAY)
 
 
+def _whole_graph(store: Store, day: str) -> nx.Graph[str]:
+    """Every hop active on ``day``, from the whole graph (``elements()``), with nothing
+    of the search's: what the shortest chains must be measured against."""
+    graph: nx.Graph[str] = nx.Graph()
+    links, refs = [], []
+    for element in store.elements():
+        if isinstance(element, Link):
+            links.append(element)
+        elif element.label not in DATED_LABELS or active(element.props, day):
+            graph.add_node(element.id)
+            refs += [(element.id, target) for target in element.refs.values()]
+    graph.add_edges_from((near, far) for near, far in refs if far in graph)
+    for link in links:
+        if link.start in graph and link.end in graph and active(link.props, day):
+            graph.add_edge(link.start, link.end)
+    return graph
+
+
 def test_every_store_gives_the_same_answers(store: Store, tmp_path: Path) -> None:
+    """The chain's length is the shortest on the whole graph as of the day (plain
+    networkx over every element, not the search), its steps real, and a second store
+    (DuckDB) finds the very same chain."""
     rows = generate("small")
     folder = tmp_path / "city"
     list(write_bundle(rows, folder))
     import_path(store, folder)
+    whole = _whole_graph(store, DAY.isoformat())
     reference = DuckStore(tmp_path / "reference")
     try:
         import_path(reference, folder)
         ids = sorted(r["id"] for table in rows.values() for r in table if "id" in r)
         pairs = [tuple(random.Random(seed).sample(ids, 2)) for seed in range(12)]
+        found = 0
         for a, b in pairs:
-            mine = as_json(store, link_path(store, a, b, DAY))
+            answer = link_path(store, a, b, DAY)
+            try:
+                shortest: int | None = nx.shortest_path_length(whole, a, b)
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                shortest = None
+            assert not answer.cut, (a, b)
+            if shortest is None or shortest > answer.max_hops:
+                assert not answer.found, (a, b)
+                continue
+            found += 1
+            assert len(answer.steps) == shortest, (a, b)
+            for step, (near, far) in zip(
+                answer.steps, itertools.pairwise(answer.nodes), strict=True
+            ):
+                assert whole.has_edge(near.id, far.id) and {step.start, step.end} == {
+                    near.id,
+                    far.id,
+                }
             theirs = as_json(reference, link_path(reference, a, b, DAY))
-            assert mine == theirs, (a, b)
+            assert as_json(store, answer) == theirs, (a, b)
+        assert found >= 3  # the pairs exercise real chains, not only "no link"
     finally:
         reference.close()
 

@@ -84,6 +84,7 @@ from grassroots.graph.store import (
     busy_message,
     checkpoint,
     neighbour_order,
+    process_alive,
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import TABLES, Label, Link, Node, Props, RelType, Table
@@ -1010,18 +1011,10 @@ def _pid_in(message: str) -> str:
 
 def _alive(record: dict[str, Any]) -> bool:
     """Whether the process a holder record names still runs (on another host: assumed)."""
-    return record.get("host") != socket.gethostname() or process_alive(int(record["pid"]))
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
+    if record.get("host") != socket.gethostname():
         return True
-    return True
+    pid = record.get("pid")
+    return not isinstance(pid, int) or process_alive(pid)
 
 
 def _error(exc: duckdb.Error) -> StoreError:

@@ -68,6 +68,7 @@ from grassroots.graph.store import (
     busy_message,
     checkpoint,
     neighbour_order,
+    process_alive,
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
@@ -354,17 +355,9 @@ def _link_props(props: Props) -> Props:
 def _dead(holder: neo4j.Record) -> bool:
     """Whether a lease's holder is a process of this host that no longer runs (killed,
     say): its lease need not be waited out."""
-    if os.name != "posix" or holder["host"] != socket.gethostname():
+    if holder["host"] != socket.gethostname() or not isinstance(holder["pid"], int):
         return False
-    if not isinstance(holder["pid"], int):
-        return False
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it runs, as another user
-        return False
-    return False
+    return not process_alive(holder["pid"])
 
 
 class Neo4jStore:

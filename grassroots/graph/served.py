@@ -45,7 +45,6 @@ import orjson
 
 from grassroots import errors
 from grassroots.errors import GrassrootsError, StoreError, StoreUnavailable
-from grassroots.graph.duck import process_alive
 from grassroots.graph.store import (
     Above,
     Below,
@@ -55,6 +54,7 @@ from grassroots.graph.store import (
     Page,
     TreeEntry,
     checkpoint,
+    process_alive,
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, RelType

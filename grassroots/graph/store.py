@@ -69,8 +69,10 @@ class TreeEntry:
 
 
 MAX_DEPTH = 32
-"""No chain of references in the graph is longer: every walk stops there, so a cycle in
-data that bypassed the importer's checks cannot make it loop."""
+"""How far every tree walk goes (an org chart's depth, a responsible chain, a gap's path):
+no real hierarchy comes near it (city to household is seven levels), and it keeps a cycle
+in data that bypassed the importer's checks from making a walk loop. The importer does
+not refuse a deeper chain; walks past it stop there."""
 
 
 class Below(NamedTuple):
@@ -233,6 +235,21 @@ def breadth_first(rows: Iterable[Below]) -> list[Below]:
 
 TREE_LABELS: dict[RelType, Label] = {RelType.WITHIN: Label.AREA, RelType.UNDER: Label.PARTY_ORG}
 """The trees ``descendants`` walks: the reference that makes each, and its nodes' label."""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may be running on this host: False only when it surely is
+    not (on POSIX, where ``kill(pid, 0)`` asks without signalling; elsewhere, where it
+    would signal, any pid counts as running)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it runs, as another user
+        return True
+    return True
 
 
 def busy_message(holder: dict[str, Any], waited: float) -> str:
