@@ -560,10 +560,17 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.02)
+            # the mutation waits for the import's critical section; serve meanwhile
+            # answers other requests at once (the wait is off its event loop)
+            asked = time.monotonic()
+            meanwhile = _ask(f"{url}/graphql", {"query": '{ area(id: "K") { name } }'})
+            waited = time.monotonic() - asked
         finally:
             pauses.release("writing")
         sender.join(timeout=120)
         assert finish(other).returncode == 0
+        assert meanwhile == (200, {"data": {"area": {"name": "东山社区"}}}), meanwhile
+        assert waited < 5, f"a query waited {waited:.1f} s behind a mutation"
         status, body = answer[0]
         assert status == 200 and body.get("data"), body
         assert body["data"]["addArea"]["__typename"] == "Area", body

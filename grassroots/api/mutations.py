@@ -6,11 +6,13 @@ in one transaction. Expected failures are members of each result union, not erro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from starlette.concurrency import run_in_threadpool
 
 from grassroots.api.nodes import (
     Area,
@@ -268,22 +270,30 @@ def _end_link(
     return _save(info, table_name, {**table.to_cells(link), "until": until})
 
 
+async def _off_loop(
+    write: Callable[..., Node | Link | Failure], *args: Any
+) -> Node | Link | Failure:
+    """A write on a worker thread: it may wait for an import's critical section (up to
+    GRASSROOTS_LOCK_SECONDS), and serve's event loop must answer other requests meanwhile."""
+    return await run_in_threadpool(write, *args)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Add or update an area.")
-    def add_area(self, info: I, input: AreaInput) -> AreaResult:
-        return _view(_save(info, "areas", _input(input)), Area)  # type: ignore[no-any-return]
+    async def add_area(self, info: I, input: AreaInput) -> AreaResult:
+        return _view(await _off_loop(_save, info, "areas", _input(input)), Area)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Add or update a party org.")
-    def add_party_org(self, info: I, input: PartyOrgInput) -> PartyOrgResult:
-        return _view(_save(info, "party_orgs", _input(input)), PartyOrg)  # type: ignore[no-any-return]
+    async def add_party_org(self, info: I, input: PartyOrgInput) -> PartyOrgResult:
+        return _view(await _off_loop(_save, info, "party_orgs", _input(input)), PartyOrg)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Create or update a post (keyed by person, org, post, since).")
-    def save_post(self, info: I, input: PostInput) -> PostResult:
-        return _post(_save(info, "posts", _input(input)))  # type: ignore[return-value]
+    async def save_post(self, info: I, input: PostInput) -> PostResult:
+        return _post(await _off_loop(_save, info, "posts", _input(input)))  # type: ignore[return-value]
 
     @strawberry.mutation(description="End a post on a day.")
-    def end_post(
+    async def end_post(
         self,
         info: I,
         person_id: strawberry.ID,
@@ -293,34 +303,34 @@ class Mutation:
         since: date | None = None,
     ) -> PostResult:
         values = {"person_id": person_id, "org_id": org_id, "post": post, "since": since}
-        return _post(_end_link(info, "posts", values, until))  # type: ignore[return-value]
+        return _post(await _off_loop(_end_link, info, "posts", values, until))  # type: ignore[return-value]
 
     @strawberry.mutation(description="Create or update a pairing.")
-    def save_pairing(self, info: I, input: PairingInput) -> PairingResult:
-        return _view(_save(info, "pairings", _input(input)), Pairing)  # type: ignore[no-any-return]
+    async def save_pairing(self, info: I, input: PairingInput) -> PairingResult:
+        return _view(await _off_loop(_save, info, "pairings", _input(input)), Pairing)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="End a pairing on a day.")
-    def end_pairing(self, info: I, id: strawberry.ID, until: date) -> PairingResult:
-        return _view(_end_node(info, "pairings", id, until), Pairing)  # type: ignore[no-any-return]
+    async def end_pairing(self, info: I, id: strawberry.ID, until: date) -> PairingResult:
+        return _view(await _off_loop(_end_node, info, "pairings", id, until), Pairing)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Create or update a co-building project.")
-    def save_project(self, info: I, input: ProjectInput) -> ProjectResult:
-        return _view(_save(info, "projects", _input(input)), Project)  # type: ignore[no-any-return]
+    async def save_project(self, info: I, input: ProjectInput) -> ProjectResult:
+        return _view(await _off_loop(_save, info, "projects", _input(input)), Project)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Create or update a dispatch.")
-    def save_dispatch(self, info: I, input: DispatchInput) -> DispatchResult:
-        return _view(_save(info, "dispatches", _input(input)), Dispatch)  # type: ignore[no-any-return]
+    async def save_dispatch(self, info: I, input: DispatchInput) -> DispatchResult:
+        return _view(await _off_loop(_save, info, "dispatches", _input(input)), Dispatch)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="End a dispatch on a day.")
-    def end_dispatch(self, info: I, id: strawberry.ID, until: date) -> DispatchResult:
-        return _view(_end_node(info, "dispatches", id, until), Dispatch)  # type: ignore[no-any-return]
+    async def end_dispatch(self, info: I, id: strawberry.ID, until: date) -> DispatchResult:
+        return _view(await _off_loop(_end_node, info, "dispatches", id, until), Dispatch)  # type: ignore[no-any-return]
 
     @strawberry.mutation(description="Create or update a member-household contact.")
-    def save_contact(self, info: I, input: ContactInput) -> ContactResult:
-        return _contact(_save(info, "contacts", _input(input)))  # type: ignore[return-value]
+    async def save_contact(self, info: I, input: ContactInput) -> ContactResult:
+        return _contact(await _off_loop(_save, info, "contacts", _input(input)))  # type: ignore[return-value]
 
     @strawberry.mutation(description="End a member-household contact on a day.")
-    def end_contact(
+    async def end_contact(
         self,
         info: I,
         person_id: strawberry.ID,
@@ -329,4 +339,4 @@ class Mutation:
         since: date | None = None,
     ) -> ContactResult:
         values = {"person_id": person_id, "household_id": household_id, "since": since}
-        return _contact(_end_link(info, "contacts", values, until))  # type: ignore[return-value]
+        return _contact(await _off_loop(_end_link, info, "contacts", values, until))  # type: ignore[return-value]
