@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit neo4j-start neo4j-stop bench clean
+.PHONY: demo test install lint typecheck unit neo4j-start neo4j-stop bench bench-local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,23 @@ neo4j-start: $(STAMP)
 neo4j-stop:
 	@tools/neo4j/neo4j.sh stop
 
-## Benchmarks against baselines, both stores, district then city scale (not run by test).
-## One server for both scales, sized for a city (the tests' server has a 1 GiB heap).
+## Benchmarks against baselines, district then city scale (not run by test; about 35
+## minutes). BENCH_STORES=local measures the embedded store alone, without Neo4j (its
+## tables go to benchmarks/data/, beside the generated ledgers). One Neo4j server for both
+## scales, sized for a city (the tests' server has a 1 GiB heap).
+BENCH_STORES ?= local,neo4j
+BENCH = $(BIN)/python benchmarks/run.py --stores $(BENCH_STORES)
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+ifeq ($(findstring neo4j,$(BENCH_STORES)),neo4j)
 	@NEO4J_HEAP=$${NEO4J_HEAP:-6g} NEO4J_PAGECACHE=$${NEO4J_PAGECACHE:-2g} bash tools/with-neo4j.sh \
-	  sh -c '$(BIN)/python benchmarks/run.py --scale district && $(BIN)/python benchmarks/run.py --scale city'
-	@echo "tables written to benchmarks/results/district.md and benchmarks/results/city.md"
+	  sh -c '$(BENCH) --scale district && $(BENCH) --scale city'
+else
+	$(BENCH) --scale district && $(BENCH) --scale city
+endif
+
+## The embedded store's benchmarks alone (no Neo4j), district then city scale.
+bench-local:
+	@$(MAKE) --no-print-directory bench BENCH_STORES=local
 
 clean:
 	tools/neo4j/neo4j.sh stop || true

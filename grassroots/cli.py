@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -561,6 +562,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         return
     # this process holds the DuckDB file: CLI commands hand their work to it meanwhile
     secret = secrets.token_urlsafe(32)
+    # uvicorn re-raises a SIGTERM (kill, systemd, docker stop) once it has shut down; as an
+    # exit, not the default kill, it lets serve.json go and the file close below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         with serving(held, secret) as local, announced(held.data, local, secret):
             uvicorn.run(application, host=host, port=chosen, log_level="info")

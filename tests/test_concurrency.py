@@ -703,6 +703,17 @@ def test_a_stale_serve_file_is_ignored(duck_env: dict[str, str], tmp_path: Path)
     assert HANDED not in done.stderr and "Traceback" not in done.said
 
 
+def test_serve_stopped_by_sigterm_takes_its_files_with_it(duck_env: dict[str, str]) -> None:
+    """kill, systemd and docker stop send SIGTERM: serve.json and the holder record go."""
+    data = Path(duck_env["GRASSROOTS_DATA"])
+    with serving(duck_env) as (_, log, process):
+        assert (data / "serve.json").exists() and (data / "grassroots.holder.json").exists()
+        process.terminate()
+        process.wait(timeout=60)
+    assert not (data / "serve.json").exists(), "".join(log)
+    assert not (data / "grassroots.holder.json").exists(), "".join(log)
+
+
 def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path: Path) -> None:
     with serving(duck_env) as _:
         record = json.loads((Path(duck_env["GRASSROOTS_DATA"]) / "serve.json").read_text())
@@ -712,9 +723,22 @@ def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path
         assert _ask(counts, {}, token="not-" + record["secret"])[0] == 401
         assert _ask(counts, {})[0] == 401
         query = f"{record['url']}/_local/query"
-        writing = {"sql": 'DELETE FROM "Area"', "params": {}}
-        status, body = _ask(query, writing, token=record["secret"])
-        assert status == 409 and "SQL reads only" in body, body
+        copy = f"COPY (SELECT 42) TO '{tmp_path / 'out.csv'}'"
+        for sql in (
+            'DELETE FROM "Area"',
+            'SELECT 1; DELETE FROM "Area"',  # DuckDB runs every statement of a text
+            f"WITH x AS (SELECT 1) SELECT 2; {copy}",
+            "SELECT 1 FROM",  # no statement at all
+        ):
+            status, body = _ask(query, {"sql": sql, "params": {}}, token=record["secret"])
+            assert status == 409 and "one SQL read" in body, (sql, body)
+        assert not (tmp_path / "out.csv").exists()
+        for call, payload in (("lease", {}), ("renew", {}), ("query", {})):
+            status, body = _ask(f"{record['url']}/_local/{call}", payload, token=record["secret"])
+            assert status == 409 and "Traceback" not in body, (call, status, body)
+            assert call == "query" or "malformed" in body, (call, body)
+        status, body = _ask(query, {"sql": "SELECT 7", "params": {}}, token=record["secret"])
+        assert status == 200, body
 
 
 def test_the_hand_off_keeps_every_value_exactly(duck_env: dict[str, str], tmp_path: Path) -> None:

@@ -1017,6 +1017,14 @@ FROM {q(label.value)} AS n
                 raise _error(exc) from None
         self._move_on()
 
+    def stage(self) -> Staging:
+        """A place for an import's validated tables beside this store (its own cursor,
+        reading the latest committed state); ``Staging.close`` drops it."""
+        cur = self._connection().cursor()
+        staging = Staging(self, cur)
+        staging.execute(stored_ids_view())
+        return staging
+
     def close(self) -> None:
         """Release the file (for another process); the next read opens it again. On a
         snapshot view: end its read transaction only."""
@@ -1098,3 +1106,284 @@ def _error(exc: duckdb.Error) -> StoreError:
             " on a disk with room and that no other program changes the file."
         )
     return StoreError(f"the embedded store could not answer: {exc}")
+
+
+# -- an import's validated tables, staged beside the store: checks, diff and write in SQL --
+
+STORED_IDS = "stored_ids"
+"""A view of every stored node's id and label, for an import's checks."""
+
+
+def stored_ids_view() -> str:
+    parts = [f"SELECT id, '{label.value}' AS label FROM main.{q(label.value)}" for label in Label]
+    return f"CREATE OR REPLACE TEMP VIEW {STORED_IDS} AS\n" + "\nUNION ALL\n".join(parts)
+
+
+def staged_name(table: Table) -> str:
+    return q(f"staged_{table.name}")
+
+
+def staged_columns(table: Table) -> list[Column]:
+    """A staged table: the row number, every model field typed as its store column, and
+    the kept unknown cells as JSON text."""
+    fields = [
+        Column(name, sql_type(info.annotation)) for name, info in table.model.model_fields.items()
+    ]
+    return [Column("_row", "BIGINT"), *fields, Column("_extra", "VARCHAR")]
+
+
+def link_key(table: Table, alias: str) -> str:
+    """A link's key in SQL, as ``Table.to_element`` makes it: the key columns' values
+    joined by ``|``, an empty one as empty text (days in ISO form)."""
+    parts = [f"coalesce(CAST({alias}.{q(c)} AS VARCHAR), '')" for c in table.key]
+    return " || '|' || ".join(parts)
+
+
+@dataclass
+class StagedTable:
+    table: Table
+    rows: int
+
+
+READ_CSV = """
+CREATE OR REPLACE TEMP TABLE {name} AS
+SELECT *
+FROM read_csv(
+  $path,
+  columns = $columns,
+  header = false,
+  auto_detect = false,
+  delim = ',',
+  quote = '"',
+  escape = '"',
+  strict_mode = true,
+  null_padding = true,
+  parallel = false
+)
+"""
+"""Python's ``csv`` module's dialect, strictly: a record with more cells than the header
+fails the read (so that Python's reader reports it), one with fewer is padded with
+nulls. One thread: DuckDB pads rows only so when a quoted cell holds a line break; and
+the rows keep the file's order, so the table's ``rowid + 1`` is a record's number."""
+
+
+class Staging:
+    """An import's validated tables as temporary tables of one cursor on the store, so
+    that checking them against what is stored, diffing and writing are set operations.
+    The tables vanish with the cursor (``close``)."""
+
+    def __init__(self, store: DuckStore, cur: duckdb.DuckDBPyConnection) -> None:
+        self.store = store
+        self.cur = cur
+        self.tables: list[StagedTable] = []
+
+    def add(
+        self,
+        table: Table,
+        numbers: list[int],
+        values: dict[str, list[Any]],
+        extra: list[str | None],
+    ) -> None:
+        """Stage rows given column by column (``values[column][i]`` is row ``numbers[i]``'s)."""
+        columns = self._create(table)
+        data = [numbers, *(values[c.name] for c in columns[1:-1]), extra]
+        sql = f"""
+INSERT INTO {staged_name(table)}
+SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
+"""
+        for start in range(0, len(numbers), BATCH):
+            self.execute(sql, {f"c{i}": d[start : start + BATCH] for i, d in enumerate(data)})
+        self._count(table, len(numbers))
+
+    def add_select(self, table: Table, select: str, params: dict[str, Any] | None = None) -> int:
+        """Stage the rows a query over other temporary tables gives, in ``staged_columns``
+        order, without their values passing through Python; how many they were."""
+        columns = self._create(table)
+        names = ", ".join(q(c.name) for c in columns)
+        # DuckDB answers an INSERT with the number of rows it inserted
+        ((count,),) = self.execute(f"INSERT INTO {staged_name(table)} ({names})\n{select}", params)
+        self._count(table, int(count))
+        return int(count)
+
+    def _create(self, table: Table) -> list[Column]:
+        """The table's staged table, created empty unless it is there already."""
+        columns = staged_columns(table)
+        if not any(t.table is table for t in self.tables):
+            lines = ",\n  ".join(f"{q(c.name)} {c.type}" for c in columns)
+            self.execute(f"CREATE OR REPLACE TEMP TABLE {staged_name(table)} (\n  {lines}\n)")
+            self.tables.append(StagedTable(table, 0))
+        return columns
+
+    def _count(self, table: Table, rows: int) -> None:
+        for staged in self.tables:
+            if staged.table is table:
+                staged.rows += rows
+
+    def read_csv(self, name: str, path: Path, width: int) -> bool:
+        """Read a CSV file into the temporary table ``name``: every record as it is (the
+        header too, ``rowid`` 0), as ``width`` text columns ``c0``...; False when DuckDB's
+        reader refuses the file."""
+        columns = {f"c{i}": "VARCHAR" for i in range(width)}
+        try:
+            self.cur.execute(READ_CSV.format(name=name), {"path": str(path), "columns": columns})
+        except duckdb.Error:
+            return False
+        return True
+
+    def stored_tree(self, label: Label) -> str:
+        """A query of the stored tree of areas or party orgs, as ``DuckStore.tree`` reads
+        it: ``id``, ``parent`` and (areas only) ``kind``."""
+        parent = HOLDERS[PARENT[label]].column
+        kind = "n.kind" if label is Label.AREA else "NULL"
+        return (
+            f"SELECT n.id, n.{q(parent)} AS parent, CAST({kind} AS VARCHAR) AS kind\n"
+            f"FROM main.{q(label.value)} AS n"
+        )
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            return self.cur.execute(sql, _bound(sql, params or {})).fetchall()
+        except duckdb.Error as exc:
+            raise _error(exc) from None
+
+    def close(self) -> None:
+        with suppress(duckdb.Error):
+            self.cur.close()
+
+    # -- the diff: what is created, updated, unchanged ---------------------------------
+
+    def _layout(self, table: Table) -> Layout:
+        if table.label is not None:
+            return NODE_LAYOUTS[table.label]
+        assert table.rel is not None
+        return LINK_LAYOUTS[table.rel]
+
+    def _staged_select(self, table: Table) -> str:
+        """A staged table's rows in the store's column order (``_node`` / ``_link`` read them)."""
+        layout = self._layout(table)
+        props = [f"s.{q(c.name)}" for c in layout.props]
+        if table.is_node:
+            head = [*props, *(f"s.{q(name)}" for name, _ in layout.refs)]
+        else:
+            ends = [f"s.{q(ref.column)}" for ref in table.refs]
+            head = [link_key(table, "s"), *ends, *props]
+        return ", ".join([*head, "CAST(s._extra AS JSON)"])
+
+    def diff(self) -> dict[str, tuple[int, int, int]]:
+        """Per staged table, how many rows are created, updated and unchanged; each row's
+        fate is kept (``changed_TABLE``) for ``write``."""
+        tallies: dict[str, tuple[int, int, int]] = {}
+        for staged in self.tables:
+            table, layout = staged.table, self._layout(staged.table)
+            key = "s.id" if table.is_node else link_key(table, "s")
+            mine = [f"s.{q(c.name)}" for c in layout.props]
+            theirs = [f"n.{q(c.name)}" for c in layout.props]
+            if table.is_node:
+                mine += [f"s.{q(name)}" for name, _ in layout.refs]
+                theirs += [f"n.{q(name)}" for name, _ in layout.refs]
+            else:
+                mine += [f"s.{q(ref.column)}" for ref in table.refs]
+                theirs += ['n."start"', 'n."end"']
+            mine.append("s._extra")
+            theirs.append("CAST(n.extra AS VARCHAR)")
+            same = "\n   AND ".join(
+                f"{a} IS NOT DISTINCT FROM {b}" for a, b in zip(mine, theirs, strict=True)
+            )
+            stored_key = "n.id" if table.is_node else "n.key"
+            changed = q(f"changed_{table.name}")
+            self.execute(f"""
+CREATE OR REPLACE TEMP TABLE {changed} AS
+SELECT s._row, {key} AS _key,
+  CASE WHEN {stored_key} IS NULL THEN 'created'
+       WHEN {same} THEN 'unchanged'
+       ELSE 'updated' END AS status,
+  n.extra IS NOT NULL AS stored_extra
+FROM {staged_name(table)} AS s
+LEFT JOIN main.{q(layout.name)} AS n ON {stored_key} = {key}
+""")
+            self._settle_extras(table, changed)
+            counts = dict(self.execute(f"SELECT status, count(*) FROM {changed} GROUP BY status"))
+            tallies[table.name] = (
+                int(counts.get("created", 0)),
+                int(counts.get("updated", 0)),
+                int(counts.get("unchanged", 0)),
+            )
+        return tallies
+
+    def _settle_extras(self, table: Table, changed: str) -> None:
+        """An updated row whose stored version has ``extra`` JSON may differ only in how
+        that JSON is spelt (key order): compare those few as the elements they read as."""
+        layout = self._layout(table)
+        stored_key = "n.id" if table.is_node else "n.key"
+        stored = select_nodes(layout, "TRUE") if table.is_node else select_links(layout, "TRUE")
+        rows = self.execute(f"""
+SELECT c._row, {self._staged_select(table)}
+FROM {changed} AS c
+JOIN {staged_name(table)} AS s ON s._row = c._row
+WHERE c.status = 'updated'
+  AND c.stored_extra
+""")
+        if not rows:
+            return
+        same: list[int] = []
+        for row in rows:
+            new = self._element(table, row[1:])
+            key = new.key if isinstance(new, Link) else new.id
+            found = self.execute(
+                stored.replace("WHERE TRUE", f"WHERE {stored_key} = $key"), {"key": key}
+            )
+            if found and self._element(table, found[0]) == new:
+                same.append(int(row[0]))
+        if same:
+            self.execute(
+                f"UPDATE {changed}\nSET status = 'unchanged'\n"
+                "WHERE _row IN (SELECT UNNEST($rows::BIGINT[]))",
+                {"rows": same},
+            )
+
+    def _element(self, table: Table, row: Sequence[Any]) -> Node | Link:
+        layout = self._layout(table)
+        if table.label is not None:
+            return _node(table.label, layout, row)
+        assert table.rel is not None
+        return _link(table.rel, layout, row)
+
+    # -- the write: one transaction ----------------------------------------------------
+
+    def write(self, progress: Progress = silent) -> None:
+        """Write the rows ``diff`` found created or updated, all in one transaction."""
+        total = sum(t.rows for t in self.tables)
+        tick = progress("writing", total)
+        try:
+            self.cur.begin()
+            try:
+                for staged in self.tables:
+                    self._write_table(staged.table)
+                    tick(staged.rows)
+                checkpoint("writing")  # a test-only pause point
+                self.cur.commit()
+            except BaseException:
+                self.cur.rollback()
+                raise
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"the embedded store rejected the import, so nothing was written: {exc}"
+            ) from None
+        self.store._move_on()
+
+    def _write_table(self, table: Table) -> None:
+        layout = self._layout(table)
+        changed = q(f"changed_{table.name}")
+        stored_key = "id" if table.is_node else "key"
+        self.cur.execute(f"""
+DELETE FROM main.{q(layout.name)}
+WHERE {q(stored_key)} IN (SELECT _key FROM {changed} WHERE status = 'updated')
+""")
+        names = ", ".join(q(c.name) for c in layout.columns())
+        self.cur.execute(f"""
+INSERT INTO main.{q(layout.name)} ({names})
+SELECT {self._staged_select(table)}
+FROM {staged_name(table)} AS s
+JOIN {changed} AS c ON c._row = s._row
+WHERE c.status <> 'unchanged'
+""")

@@ -45,7 +45,7 @@ import orjson
 
 from grassroots import errors
 from grassroots.errors import GrassrootsError, StoreError, StoreUnavailable
-from grassroots.graph.duck import DuckStore, process_alive
+from grassroots.graph.duck import process_alive
 from grassroots.graph.store import (
     Above,
     Below,
@@ -228,7 +228,10 @@ ERRORS: dict[str, type[GrassrootsError]] = {
 class ServedStore:
     """The ``Store`` protocol, answered by a running ``grassroots serve``."""
 
-    name = DuckStore.name  # the server's store: coverage compiles to its SQL
+    # A name of its own: coverage compiles to the local store's SQL for it too (the SQL
+    # evaluator is registered under both names), while an import takes the row path over
+    # the protocol, since the local store's staged path needs the file itself.
+    name = "served"
 
     def __init__(self, server: Server, lock_seconds: float = 60.0) -> None:
         self.server = server

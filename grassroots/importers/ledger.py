@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from grassroots.errors import LedgerError, Problem
+from grassroots.graph.duck import STORED_IDS, DuckStore, Staging, link_key, q, staged_name
 from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
+from grassroots.importers.columns import read_csv, validate_columns
 from grassroots.importers.dump import read_dump
-from grassroots.importers.sources import RawBundle, RawTable, json_value, read_bundle
+from grassroots.importers.sources import (
+    RawBundle,
+    RawRow,
+    RawTable,
+    json_value,
+    read_bundle,
+    read_rows,
+)
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_NAME, TABLES, AreaKind, Choice, Label, Link, Node, Row, Table
 from grassroots.schema.base import describe_char
@@ -73,13 +83,51 @@ def import_path(
     store: Store, path: Path, *, dry_run: bool = False, progress: Progress = silent
 ) -> Outcome:
     """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any problem."""
-    bundle = read_dump(path) if path.suffix.lower() == ".jsonl" else read_bundle(path)
-    return import_bundle(store, bundle, dry_run=dry_run, progress=progress)
+    importer = importer_for(store)
+    if path.suffix.lower() == ".jsonl":
+        bundle = read_dump(path)
+    else:  # a store's own path stages CSV files in SQL, unread by Python
+        bundle = read_bundle(path, defer_csv=importer is not import_rows)
+    try:
+        return importer(store, bundle, dry_run=dry_run, progress=progress)
+    finally:
+        bundle.close()
 
 
 def import_bundle(
     store: Store, bundle: RawBundle, *, dry_run: bool = False, progress: Progress = silent
 ) -> Outcome:
+    return importer_for(store)(store, bundle, dry_run=dry_run, progress=progress)
+
+
+class Importer(typing.Protocol):
+    def __call__(
+        self, store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
+    ) -> Outcome: ...
+
+
+IMPORTERS: dict[str, Importer] = {}
+"""A store's own import path, keyed by ``Store.name`` as the coverage evaluators are
+(``queries/coverage/engine.py``); a store with none registered takes ``import_rows``,
+which any store can answer."""
+
+
+def register(name: str) -> Callable[[Importer], Importer]:
+    def add(importer: Importer) -> Importer:
+        IMPORTERS[name] = importer
+        return importer
+
+    return add
+
+
+def importer_for(store: Store) -> Importer:
+    return IMPORTERS.get(store.name, import_rows)
+
+
+def import_rows(
+    store: Store, bundle: RawBundle, *, dry_run: bool = False, progress: Progress = silent
+) -> Outcome:
+    """The row path: every row a pydantic model and a graph element (any store)."""
     problems = list(bundle.problems)
     records: list[Record] = []
     extra_columns: dict[str, list[str]] = {}
@@ -188,6 +236,23 @@ def _bad_text(text: str, max_cell: int) -> str | None:
 def _validate_table(
     raw: RawTable, problems: list[Problem], extra_columns: dict[str, list[str]], max_cell: int
 ) -> list[Record]:
+    columns = map_headers(raw, problems, extra_columns, max_cell)
+    if columns is None:
+        return []
+    records = []
+    for raw_row in raw.rows:
+        checked = validate_row(raw.table, raw_row, columns, problems, max_cell)
+        if checked is not None:
+            row, extra = checked
+            records.append(Record(raw.table, raw_row.number, row, raw.table.to_element(row, extra)))
+    return records
+
+
+def map_headers(
+    raw: RawTable, problems: list[Problem], extra_columns: dict[str, list[str]], max_cell: int
+) -> dict[str, str] | None:
+    """Each header's column (header -> column), or None when a header problem (of this
+    table, row 1) means its rows are not read at all."""
     table = raw.table
     columns: dict[str, str] = {}  # header -> column
     seen: dict[str, str] = {}
@@ -247,56 +312,61 @@ def _validate_table(
                 )
             )
     if any(p.table == table.name and p.row == 1 for p in problems):
-        return []
+        return None
+    return columns
+
+
+def validate_row(
+    table: Table, raw_row: RawRow, columns: dict[str, str], problems: list[Problem], max_cell: int
+) -> tuple[Row, dict[str, Any]] | None:
+    """One row through its model: the row and its kept extra cells, or None (and its
+    problems added) when it is invalid."""
     id_columns = {"id", *(ref.column for ref in table.refs)}  # checked by their model type
-    records = []
-    for raw_row in raw.rows:
-        known: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        refused = False
-        for header, value in raw_row.cells.items():
-            if isinstance(value, str) and (message := _bad_text(value, max_cell)):
-                column = columns.get(header, header)
-                if column not in id_columns or message.startswith("longer"):
-                    problems.append(Problem(table.name, raw_row.number, column, message))
-                    refused = True
-                    continue
-            if header in columns:
-                known[columns[header]] = value
-            elif isinstance(value, dict | list):  # only a dump can hold these
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    refused = False
+    for header, value in raw_row.cells.items():
+        if isinstance(value, str) and (message := _bad_text(value, max_cell)):
+            column = columns.get(header, header)
+            if column not in id_columns or message.startswith("longer"):
+                problems.append(Problem(table.name, raw_row.number, column, message))
+                refused = True
+                continue
+        if header in columns:
+            known[columns[header]] = value
+        elif isinstance(value, dict | list):  # only a dump can hold these
+            problems.append(
+                Problem(
+                    table.name,
+                    raw_row.number,
+                    header,
+                    "must be a plain value, not a list or map",
+                    code="invalid",
+                )
+            )
+        elif header:
+            if _unkeepable(value):
                 problems.append(
                     Problem(
                         table.name,
                         raw_row.number,
                         header,
-                        "must be a plain value, not a list or map",
-                        code="invalid",
+                        f"{value!r} is a number no store can keep (beyond 64 bits or not"
+                        " finite); correct it",
                     )
                 )
-            elif header:
-                if _unkeepable(value):
-                    problems.append(
-                        Problem(
-                            table.name,
-                            raw_row.number,
-                            header,
-                            f"{value!r} is a number no store can keep (beyond 64 bits or not"
-                            " finite); correct it",
-                        )
-                    )
-                    refused = True
-                    continue
-                extra[header] = json_value(value)
-        if refused:
-            continue  # one problem per bad cell, not a second one from the model
-        try:
-            row = table.model.model_validate(known)
-        except ValidationError as exc:
-            for error in exc.errors():
-                problems.append(_problem(table, raw_row.number, error))
-            continue
-        records.append(Record(table, raw_row.number, row, table.to_element(row, extra)))
-    return records
+                refused = True
+                continue
+            extra[header] = json_value(value)
+    if refused:
+        return None  # one problem per bad cell, not a second one from the model
+    try:
+        row = table.model.model_validate(known)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem(table, raw_row.number, error))
+        return None
+    return row, extra
 
 
 def _choice_in(annotation: Any) -> type[Choice] | None:
@@ -533,3 +603,311 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
                 tally.updated += 1
             changes.links.append(element)
     return changes, outcome
+
+
+# -- the columnar path: the embedded store checks, diffs and writes in SQL -----------------
+
+
+@register(DuckStore.name)
+def _import_staged(
+    store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
+) -> Outcome:
+    """As ``import_rows``, with the same problems and tallies, but validated by column
+    (``columns``) and checked, diffed and written as set operations on tables staged
+    beside the store: no row becomes a Python object unless it needs a message."""
+    assert isinstance(store, DuckStore)  # registered for its name only: narrows the type
+    problems = list(bundle.problems)
+    extra_columns: dict[str, list[str]] = {}
+    max_cell = load_settings().max_cell_chars
+    tick = progress("validating", len(bundle.tables))
+    staging = store.stage()
+    try:
+        ordinals: dict[str, int] = {}
+        for ordinal, raw in enumerate(bundle.tables):
+            columns = map_headers(raw, problems, extra_columns, max_cell)
+            if raw.csv is not None:
+                read = read_csv(staging, raw, columns, problems, max_cell, validate_row)
+                if read is None:  # DuckDB's reader refused it: Python's says why
+                    again = read_rows(raw)
+                    problems.extend(again.problems)
+                    raw = again.tables[0] if again.tables else RawTable(raw.table, raw.source, [])
+            if raw.csv is None and columns is not None:
+                valid = validate_columns(raw, columns, ordinal, problems, max_cell, validate_row)
+                if len(valid):
+                    staging.add(raw.table, valid.numbers, valid.values, valid.extra)
+            if any(t.table is raw.table and t.rows for t in staging.tables):
+                ordinals[raw.table.name] = ordinal
+            tick(1)
+        with nullcontext() if dry_run else store.exclusive():
+            _check_staged(store, staging, ordinals, problems)
+            if problems:
+                raise LedgerError(problems)
+            tallies = staging.diff()
+            outcome = Outcome(
+                {t.name: Tally(*tallies[t.name]) for t in TABLES if t.name in tallies},
+                dry_run=dry_run,
+                extra_columns=extra_columns,
+            )
+            if not dry_run and outcome.written:
+                checkpoint("checked")  # a test-only pause point
+                staging.write(progress)
+        return outcome
+    finally:
+        staging.close()
+
+
+OWNERS = "owners"
+
+ALL_IDS = """
+CREATE OR REPLACE TEMP TABLE all_ids AS
+{parts}
+"""
+
+DUPLICATE_IDS = """
+SELECT tbl, _row, id, first_tbl, first_row
+FROM (
+  SELECT *,
+    first_value(tbl) OVER w AS first_tbl,
+    first_value(_row) OVER w AS first_row,
+    row_number() OVER w AS k
+  FROM all_ids
+  WINDOW w AS (PARTITION BY id ORDER BY ord, _row)
+)
+WHERE k > 1
+"""
+
+FIRST_OWNERS = f"""
+CREATE OR REPLACE TEMP TABLE {OWNERS} AS
+SELECT id, arg_min(tbl, (ord, _row)) AS tbl, min_by(_row, (ord, _row)) AS _row,
+  arg_min(label, (ord, _row)) AS label
+FROM all_ids
+GROUP BY id
+"""
+
+STORED_ELSEWHERE = f"""
+SELECT o.tbl, o._row, o.id, st.label
+FROM {OWNERS} AS o
+JOIN {STORED_IDS} AS st ON st.id = o.id
+WHERE st.label <> o.label
+"""
+
+REPEATED_KEYS = """
+SELECT _row, previous
+FROM (
+  SELECT s._row, lag(s._row) OVER (PARTITION BY {key} ORDER BY s._row) AS previous
+  FROM {staged} AS s
+)
+WHERE previous IS NOT NULL
+"""
+
+BAD_REFERENCES = f"""
+SELECT s._row, s.{{column}}, o.tbl, o._row, CASE WHEN o.id IS NULL THEN st.label END
+FROM (
+  SELECT s._row, s.{{column}}
+  FROM {{staged}} AS s
+  WHERE s.{{column}} IS NOT NULL
+    AND s.{{column}} <> ''
+    AND s.{{column}} NOT IN (SELECT id FROM {OWNERS} WHERE tbl = $target)
+    AND (s.{{column}} IN (SELECT id FROM {OWNERS})
+         OR s.{{column}} NOT IN (SELECT id FROM {{stored}}))
+) AS s
+LEFT JOIN {OWNERS} AS o ON o.id = s.{{column}}
+LEFT JOIN {STORED_IDS} AS st ON st.id = s.{{column}}
+"""
+"""The rows whose reference names no row of the target table in the bundle and, if no
+row of the bundle has that id, no stored node of the target's label; the joins that
+word the message are made for those rows only."""
+
+REPEATS = """
+SELECT count(*)
+FROM (
+  SELECT 1
+  FROM {staged} AS s
+  GROUP BY {columns}
+  HAVING count(*) > 1
+)
+"""
+"""Whether any link repeats its key, asked first because it is cheaper than naming the
+repeats (REPEATED_KEYS): grouping the key columns is grouping the keys, since no id
+holds ``|`` and an empty day is the only empty part."""
+
+REPEATED_IDS = """
+SELECT count(*)
+FROM (
+  SELECT 1
+  FROM all_ids
+  GROUP BY id
+  HAVING count(*) > 1
+)
+"""
+
+OWNERS_UNIQUE = f"""
+CREATE OR REPLACE TEMP TABLE {OWNERS} AS
+SELECT id, tbl, _row, label
+FROM all_ids
+"""
+"""FIRST_OWNERS when no id repeats: every id is its own first owner."""
+
+TREE_ROWS = """
+SELECT s._row, s.id, s.parent_id{kind}
+FROM {staged} AS s
+ORDER BY s._row
+"""
+
+
+def _check_staged(
+    store: Store, staging: Staging, ordinals: dict[str, int], problems: list[Problem]
+) -> None:
+    """``_check_graph``'s checks, with its messages, as joins over the staged tables."""
+    nodes = [t for t in TABLES if t.is_node and t.name in ordinals]
+    parts = [
+        f"SELECT s.id, '{t.name}' AS tbl, {ordinals[t.name]} AS ord, s._row,"
+        f" '{t.label}' AS label FROM {staged_name(t)} AS s"
+        for t in nodes
+    ] or ["SELECT NULL::VARCHAR AS id, '' AS tbl, 0 AS ord, 0 AS _row, '' AS label WHERE FALSE"]
+    staging.execute(ALL_IDS.format(parts="\nUNION ALL\n".join(parts)))
+    repeated = staging.execute(REPEATED_IDS)[0][0]
+    for name, number, node_id, first_name, first_number in (
+        staging.execute(DUPLICATE_IDS) if repeated else []
+    ):
+        problems.append(
+            Problem(
+                name,
+                number,
+                "id",
+                f"id {node_id!r} is already used by {first_name} row {first_number};"
+                " ids are unique across all tables",
+                code="duplicate",
+            )
+        )
+    staging.execute(FIRST_OWNERS if repeated else OWNERS_UNIQUE)
+    for name, number, node_id, label in staging.execute(STORED_ELSEWHERE):
+        problems.append(
+            Problem(
+                name,
+                number,
+                "id",
+                f"id {node_id!r} is already stored as a {_noun(Label(label))};"
+                " ids are unique across all tables",
+                code="duplicate",
+            )
+        )
+    for table in TABLES:
+        if table.name not in ordinals:
+            continue
+        if not table.is_node:
+            key = ", ".join(f"s.{q(c)}" for c in table.key)
+            repeats = staging.execute(REPEATS.format(staged=staged_name(table), columns=key))
+            sql = REPEATED_KEYS.format(key=link_key(table, "s"), staged=staged_name(table))
+            for number, previous in staging.execute(sql) if repeats[0][0] else []:
+                problems.append(
+                    Problem(
+                        table.name,
+                        number,
+                        table.key[0],
+                        f"repeats {table.name} row {previous} (same {', '.join(table.key)})",
+                        code="duplicate",
+                    )
+                )
+        for ref in table.refs:
+            target = BY_NAME[ref.target]
+            assert target.label is not None  # references name node tables
+            sql = BAD_REFERENCES.format(
+                column=q(ref.column),
+                staged=staged_name(table),
+                stored=f"main.{q(target.label.value)}",
+            )
+            params = {"target": target.name, "label": str(target.label)}
+            for number, value, found, found_number, label in staging.execute(sql, params):
+                if found is not None:
+                    message = f"{value!r} is {found} row {found_number}, not a row of {target.name}"
+                elif label is not None:
+                    message = (
+                        f"{value!r} is a stored {_noun(Label(label))}, not a row of {target.name}"
+                    )
+                else:
+                    message = (
+                        f"no {target.name} ({target.zh}) row has id {value!r}, in this bundle"
+                        " or in the store; add it or correct the id"
+                    )
+                problems.append(Problem(table.name, number, ref.column, message, "reference"))
+    for table in nodes:
+        if table.label in (Label.AREA, Label.PARTY_ORG) and _tree_in_doubt(staging, table):
+            kind = ", s.kind" if table.label is Label.AREA else ""
+            rows = staging.execute(TREE_ROWS.format(kind=kind, staged=staged_name(table)))
+            own = [_tree_record(table, row) for row in rows]
+            _check_tree(table.label, own, store.tree(table.label), problems)
+
+
+MERGED_TREE = """
+CREATE OR REPLACE TEMP TABLE merged_tree AS
+SELECT s.id, s.parent_id AS parent, {kind} AS kind, TRUE AS own
+FROM {staged} AS s
+UNION ALL
+SELECT t.id, t.parent, t.kind, FALSE AS own
+FROM ({stored}) AS t
+ANTI JOIN {staged} AS s ON s.id = t.id
+"""
+
+ROOTED = """
+CREATE OR REPLACE TEMP TABLE rooted AS
+WITH RECURSIVE down(id) AS (
+  SELECT m.id
+  FROM merged_tree AS m
+  WHERE m.parent IS NULL
+     OR m.parent NOT IN (SELECT id FROM merged_tree)
+  UNION ALL
+  SELECT m.id
+  FROM merged_tree AS m
+  JOIN down AS d ON m.parent = d.id
+)
+SELECT id FROM down
+"""
+
+TREE_DOUBTS = """
+SELECT
+  (SELECT count(*) - count(DISTINCT id) FROM {staged}),
+  (SELECT count(*)
+   FROM merged_tree AS c
+   JOIN merged_tree AS p ON p.id = c.parent
+   JOIN ({levels}) AS lc ON lc.kind = c.kind
+   JOIN ({levels}) AS lp ON lp.kind = p.kind
+   WHERE (c.own OR p.own)
+     AND lp.level >= lc.level),
+  (SELECT count(*)
+   FROM merged_tree AS m
+   WHERE m.own
+     AND m.id NOT IN (SELECT id FROM rooted))
+"""
+"""Repeated ids, a parent of a kind not higher than its child's, and rows that no root
+reaches (they lie on or under a cycle): when all three are none, ``_check_tree`` finds
+nothing, and the tree need not come into Python at all."""
+
+
+def _tree_in_doubt(staging: Staging, table: Table) -> bool:
+    """Whether ``_check_tree`` may find a problem in this staged tree (merged with the
+    stored one); it alone words them, so it runs whenever the answer is yes."""
+    assert table.label is not None
+    staged = staged_name(table)
+    kind = "s.kind" if table.label is Label.AREA else "CAST(NULL AS VARCHAR)"
+    stored = staging.stored_tree(table.label)
+    levels = "SELECT * FROM (VALUES {}) AS v(kind, level)".format(
+        ", ".join(f"('{k.value}', {k.level})" for k in AreaKind)
+    )
+    staging.execute(MERGED_TREE.format(kind=kind, staged=staged, stored=stored))
+    staging.execute(ROOTED)
+    (doubts,) = staging.execute(TREE_DOUBTS.format(staged=staged, levels=levels))
+    return any(doubts)
+
+
+def _tree_record(table: Table, row: tuple[Any, ...]) -> Record:
+    """What ``_check_tree`` reads of a staged area or party org: row, id, parent, kind."""
+    number, node_id, parent = row[0], row[1], row[2]
+    values: dict[str, Any] = {"id": node_id, "parent_id": parent}
+    if len(row) > 3:
+        values["kind"] = AreaKind(row[3])
+    assert table.label is not None
+    # not the model itself: building one per row (model_construct fills every default)
+    # costs more than the whole tree check; _check_tree reads these attributes only
+    fields = typing.cast(Row, types.SimpleNamespace(**values))
+    return Record(table, number, fields, Node(table.label, {"id": node_id}))

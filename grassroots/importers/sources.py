@@ -1,6 +1,13 @@
 """Reading a bundle into raw rows: a folder of CSV files, one ``.xlsx`` workbook, or one
 CSV file named after its table. Nothing is validated here beyond telling which table a
 file or sheet is; cells come back as written (text from CSV, typed values from Excel).
+
+For an import that reads CSV in SQL (``read_bundle(..., defer_csv=True)``) a CSV file's
+rows are not read here at all: its table keeps the header and a ``CsvFile`` that DuckDB's
+reader reads (``importers.columns.read_csv``), provided that reader sees the very records
+Python's ``csv`` module sees, so that row numbers and problems come out the same. A file
+where it might not (a blank line, a lone carriage return, an unbalanced quote, blanks
+beside a quote, a repeated header) is read here as before.
 """
 
 from __future__ import annotations
@@ -8,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,31 +36,52 @@ class RawRow:
     cells: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV file whose records (the header is record 1) are a table's rows, left unread
+    for SQL: ``path`` is UTF-8 text (the file itself, or a GBK file's decoded copy),
+    ``original`` the file as given, to read it in Python should DuckDB refuse it."""
+
+    path: Path
+    original: Path
+    width: int  # cells in the header record
+
+
 @dataclass
 class RawTable:
     table: Table
     source: str  # the file or sheet it came from, for messages
     headers: list[str]
     rows: list[RawRow] = field(default_factory=list)
+    csv: CsvFile | None = None  # rows left unread, for SQL to read
 
 
 @dataclass
 class RawBundle:
     tables: list[RawTable] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    scratch: Path | None = None  # a folder for decoded copies of GBK files
+
+    def close(self) -> None:
+        """Delete the decoded copies, if any."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
-def read_bundle(path: Path) -> RawBundle:
+def read_bundle(path: Path, *, defer_csv: bool = False) -> RawBundle:
+    """The bundle at ``path``; with ``defer_csv``, CSV files that SQL can read are left
+    unread (``RawTable.csv``), and the caller closes the bundle."""
     if not path.exists():
         raise GrassrootsError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, defer_csv)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return _read_workbook(path)
     if suffix == ".csv":
         bundle = RawBundle()
-        _read_csv(path, bundle)
+        _read_csv(path, bundle, defer_csv)
         return bundle
     raise GrassrootsError(
         f"{path}: cannot import this; give a folder of CSV files, an .xlsx workbook"
@@ -63,13 +93,13 @@ def _unknown(name: str, what: str) -> Problem:
     return Problem(name, 1, what, f"unknown table {name!r}; name it one of: {KNOWN}", "file")
 
 
-def _read_folder(folder: Path) -> RawBundle:
+def _read_folder(folder: Path, defer_csv: bool) -> RawBundle:
     bundle = RawBundle()
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv")
     if not files:
         raise GrassrootsError(f"{folder}: no .csv files here; name them after tables ({KNOWN})")
     for path in files:
-        _read_csv(path, bundle)
+        _read_csv(path, bundle, defer_csv)
     return bundle
 
 
@@ -102,7 +132,13 @@ def _record_at(text_before: str) -> int:
     return sum(1 for _ in csv.reader(io.StringIO(text_before))) + 1
 
 
-def _decode(name: str, data: bytes) -> str | tuple[int, str]:
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    utf8: bool  # the file's bytes are this text in UTF-8 (after any byte-order mark)
+
+
+def _decode(name: str, data: bytes) -> Decoded | tuple[int, str]:
     """The file's text, or (row, message) saying why it cannot be read.
 
     The whole file must be one encoding: UTF-8 (with or without a byte-order mark) or GBK.
@@ -111,7 +147,7 @@ def _decode(name: str, data: bytes) -> str | tuple[int, str]:
     throughout = "save it as UTF-8 (or as GBK) throughout and import again"
     if data.startswith(BOM):
         try:
-            return data[len(BOM) :].decode("utf-8")
+            return Decoded(data[len(BOM) :].decode("utf-8"), utf8=True)
         except UnicodeDecodeError as exc:
             body = data[len(BOM) :]
             start = body.rfind(b"\n", 0, exc.start) + 1
@@ -121,7 +157,7 @@ def _decode(name: str, data: bytes) -> str | tuple[int, str]:
                 f" (GBK, perhaps); {throughout} (Excel: 'CSV UTF-8')"
             )
     try:
-        return data.decode("utf-8")
+        return Decoded(data.decode("utf-8"), utf8=True)
     except UnicodeDecodeError:
         pass
     first: tuple[int, str] | None = None  # the first line that is not ASCII, and its encoding
@@ -145,25 +181,29 @@ def _decode(name: str, data: bytes) -> str | tuple[int, str]:
                     f" {first[0]} is {_NAMES[first[1]]}; {throughout}"
                 )
         start += len(line) + 1
-    return data.decode("gb18030")
+    return Decoded(data.decode("gb18030"), utf8=False)
 
 
 _NAMES = {"utf-8": "UTF-8", "gbk": "GBK"}
 _CODECS = {"utf-8": "utf-8", "gbk": "gb18030"}
 
 
-def _read_csv(path: Path, bundle: RawBundle) -> None:
+def _read_csv(path: Path, bundle: RawBundle, defer: bool = False) -> None:
     table = table_named(path.stem)
     if table is None:
         bundle.problems.append(_unknown(path.stem, "file"))
         return
-    text = _decode(path.name, path.read_bytes())
-    if isinstance(text, tuple):
-        row, message = text
+    data = path.read_bytes()
+    decoded = _decode(path.name, data)
+    if isinstance(decoded, tuple):
+        row, message = decoded
         bundle.problems.append(Problem(table.name, row, "file", message))
         return
+    text = decoded.text
     limit = load_settings().max_cell_chars
     csv.field_size_limit(limit)  # the csv module's own default is 131,072
+    if defer and _defer(table, path, data, decoded, bundle):
+        return
     records: list[list[Any]] = []
     try:
         records.extend(csv.reader(io.StringIO(text)))
@@ -177,6 +217,64 @@ def _read_csv(path: Path, bundle: RawBundle) -> None:
         )
         bundle.problems.append(Problem(table.name, number, "file", message))
     _collect(table, path.name, records, bundle)
+
+
+def read_rows(raw: RawTable) -> RawBundle:
+    """A deferred table's file read in Python after all: the table, with its rows, and
+    the problems reading it found."""
+    assert raw.csv is not None
+    bundle = RawBundle()
+    _read_csv(raw.csv.original, bundle)
+    return bundle
+
+
+_BLANKS_BESIDE_QUOTES = (b' "', b'" ', b'\t"', b'"\t')
+
+
+def _records_alike(content: bytes) -> bool:
+    """Whether DuckDB's CSV reader finds the records Python's finds in ``content`` (UTF-8),
+    one for one: DuckDB skips blank lines (Python counts them as rows), reads a lone
+    carriage return as a line break (Python refuses it), drops an unterminated quoted
+    cell at the end (Python keeps it), and takes blanks before a quote off (Python keeps
+    them). Asked of the bytes: in UTF-8 no byte of a longer character is ASCII."""
+    if b"\r" in content and content.count(b"\r") != content.count(b"\r\n"):
+        return False
+    if content.startswith((b"\n", b"\r\n")) or b"\n\n" in content or b"\n\r\n" in content:
+        return False
+    if content.count(b'"') % 2:
+        return False
+    return not any(blanks in content for blanks in _BLANKS_BESIDE_QUOTES)
+
+
+def _defer(table: Table, path: Path, data: bytes, decoded: Decoded, bundle: RawBundle) -> bool:
+    """Leave the file for SQL to read (``RawTable.csv``) when that reads what Python
+    would; the header is read here, as ``_collect`` reads it."""
+    text = decoded.text
+    body = data.removeprefix(BOM) if decoded.utf8 else text.encode("utf-8")
+    if not _records_alike(body):
+        return False
+    line = text[: text.find("\n") + 1] or text
+    try:  # the first line, unless a quoted header cell holds a line break
+        first = next(csv.reader(io.StringIO(line if line.count('"') % 2 == 0 else text)), None)
+    except csv.Error:
+        return False
+    if not first:
+        return False
+    headers = [_header(h) for h in first]
+    named = [h for h in headers if h]
+    if len(set(named)) != len(named):
+        return False  # a repeated header: Python's last non-blank cell wins, per row
+    if decoded.utf8:
+        readable = path
+    else:  # DuckDB reads UTF-8 only: a decoded copy, line breaks as they are
+        if bundle.scratch is None:
+            bundle.scratch = Path(tempfile.mkdtemp(prefix="grassroots-import-"))
+        readable = bundle.scratch / f"{len(bundle.tables)}-{path.name}"
+        readable.write_text(text, encoding="utf-8", newline="")
+    raw = RawTable(table, path.name, headers, csv=CsvFile(readable, path, len(first)))
+    _check_duplicate_tables(raw, bundle)
+    bundle.tables.append(raw)
+    return True
 
 
 def _read_workbook(path: Path) -> RawBundle:

@@ -45,6 +45,7 @@ its own with ``@register(name)`` when it is imported."""
 
 EVALUATOR_MODULES = {
     "local": "grassroots.queries.coverage.sql",
+    "served": "grassroots.queries.coverage.sql",
     "neo4j": "grassroots.queries.coverage.cypher",
 }
 """Where each store's evaluator lives, imported on first use: a DuckDB report never

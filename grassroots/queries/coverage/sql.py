@@ -502,6 +502,7 @@ class SqlEvaluator:
 
 
 @register("local")
+@register("served")  # the local store, through a running serve (graph/served.py)
 def _evaluator(store: Store) -> SqlEvaluator:
     assert isinstance(store, DuckStore | ServedStore)  # a served one: serve runs the SQL
     return SqlEvaluator(store)
