@@ -117,6 +117,7 @@ def test_ancestors_climb_every_trail(city: Store) -> None:
     tall = city.ancestors(["X40"], (RelType.UNDER,))
     assert len(chain(tall, "X40")) == MAX_DEPTH
     assert chain(tall, "X40")[-1] == "X9"
+    assert set(tall) == {f"X{n}" for n in range(9, 41)}  # no walk goes further
 
 
 def test_a_cycle_ends_every_walk(store: Store) -> None:

@@ -151,9 +151,10 @@ class Store(Protocol):
     def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
         """Every node at or above ``ids``: the stored ones among ``ids``, the nodes they
         point at along ``rels`` (references, of which a node holds at most one:
-        ``places.TRAIL``'s, or one tree's), the nodes those point at, and so on to the top.
-        ``chain`` reads one id's chain off the answer; with no ``rels`` it gives the ids'
-        own labels and names. One query, whatever the height."""
+        ``places.TRAIL``'s, or one tree's), the nodes those point at, and so on to the top,
+        or at least ``MAX_DEPTH`` nodes up (a store may stop there). ``chain`` reads one
+        id's chain off the answer; with no ``rels`` it gives the ids' own labels and
+        names. One store read, whatever the height."""
         ...
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
