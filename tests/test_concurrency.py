@@ -658,7 +658,9 @@ def test_an_import_beside_serve_is_answered_at_once(
     _said_to_be_handed(store, done, process)
     assert status == 200 and body["data"] == {"k": {"name": "东山社区（新）"}}, body
     assert again.returncode == 0 and "nothing changed" in again.stdout, again.said
-    assert "Traceback" not in "".join(log)
+    lines = "".join(log)
+    assert "Traceback" not in lines
+    assert '"POST /graphql' in lines and "/_local" not in lines, lines[-2000:]  # hand-off: quiet
 
 
 def test_a_broken_import_beside_serve_says_the_same_and_writes_nothing(

@@ -13,18 +13,24 @@ from grassroots.api.context import Context
 from grassroots.api.limits import BodyLimit
 from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
+from grassroots.graph.served import PREFIX
 from grassroots.schema import Label
 from grassroots.settings import Settings, load_settings
 
 
 class _NoQueryStrings(logging.Filter):
     """Cuts the query string from uvicorn's access log lines: a GET to /graphql carries
-    the query and its variables there, and so may carry a phone or an ID number."""
+    the query and its variables there, and so may carry a phone or an ID number. Drops
+    the lines of the CLI's hand-off (one logger serves the whole process, so the private
+    server's own ``access_log=False`` does not hold once serve's logging is set up)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and "?" in str(args[2]):
-            record.args = (*args[:2], str(args[2]).split("?", 1)[0] + "?...", *args[3:])
+        if isinstance(args, tuple) and len(args) >= 3:
+            if str(args[2]).startswith(PREFIX):
+                return False  # the CLI's hand-off calls (api/local.py): many, and private
+            if "?" in str(args[2]):
+                record.args = (*args[:2], str(args[2]).split("?", 1)[0] + "?...", *args[3:])
         return True
 
 
