@@ -850,3 +850,29 @@ def test_a_killed_cli_does_not_keep_serve_locked(duck_env: dict[str, str], tmp_p
         again = run("import", str(folder), env={**duck_env, "GRASSROOTS_LOCK_SECONDS": "40"})
     assert again.returncode == 0 and "10 created" in again.stdout, again.said
     assert HANDED in again.stderr and "Traceback" not in "".join(log)
+
+
+def test_leases_leave_no_cursor_behind(tmp_path: Path) -> None:
+    """Each handed-off import holds a lease on a thread of its own; when it ends, so does
+    that thread's DuckDB cursor, however many imports a long-running serve takes."""
+    from grassroots.api.local import serving as local
+    from grassroots.graph.served import ServedStore, Server
+
+    store = DuckStore(tmp_path / "duck")
+    try:
+        with local(store, "s3cret") as url:
+            served = ServedStore(Server(url, os.getpid(), "s3cret"))
+            counts = []
+            for n in range(4):
+                area = Node(Label.AREA, {"id": f"C{n}", "name": f"第{n}区", "kind": "city"})
+                with served.exclusive():
+                    served.write(Changes(nodes=[area]))
+                deadline = time.monotonic() + 10
+                while len(store._cursors) > 1 and time.monotonic() < deadline:
+                    time.sleep(0.02)  # the lease's thread closes its cursor as it ends
+                counts.append(len(store._cursors))
+            served.close()
+        assert counts == [counts[0]] * 4 and counts[0] <= 1, counts
+        assert sorted(store.nodes([f"C{n}" for n in range(4)])) == ["C0", "C1", "C2", "C3"]
+    finally:
+        store.close()

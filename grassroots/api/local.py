@@ -74,6 +74,11 @@ class Lease:
         self._guard = threading.Lock()
         threading.Thread(target=self._hold, name="grassroots-lease", daemon=True).start()
 
+    @property
+    def closed(self) -> bool:
+        with self._guard:
+            return self._closed
+
     def _hold(self) -> None:
         try:
             with self.store.exclusive(self.wait):
@@ -86,6 +91,7 @@ class Lease:
             else:
                 log.warning("a lease ended on an error: %s", exc)
         finally:
+            self.store.leave_thread()
             with self._guard:
                 self._closed = True
             while True:  # anything submitted meanwhile learns that the lease is gone
@@ -214,6 +220,8 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             await asyncio.wrap_future(lease.acquired)
         except BaseException as exc:
             return _error(exc)
+        for ended in [name for name, held in leases.items() if held.closed]:
+            del leases[ended]  # expired or failed without a release
         name = uuid.uuid4().hex
         leases[name] = lease
         return Response(orjson.dumps({"lease": name}), media_type=JSON)

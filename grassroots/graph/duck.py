@@ -625,6 +625,19 @@ class DuckStore:
         cursor: duckdb.DuckDBPyConnection = local.cursor
         return cursor
 
+    def leave_thread(self) -> None:
+        """Close this thread's own cursor, for a thread that ends while the store stays
+        open (a lease's, in a long-running serve), so cursors do not pile up."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            return
+        self._local.cursor = None
+        with self._guard:
+            if cursor in self._cursors:
+                self._cursors.remove(cursor)
+        with suppress(duckdb.Error):
+            cursor.close()
+
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """One read, in its own transaction (or the snapshot's)."""
         return self._reads([(sql, params or {})])[0]
