@@ -27,6 +27,7 @@ from grassroots.graph import Store, open_store
 from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
 from grassroots.schema.base import parse_day
+from grassroots.schema.person import PERSONAL
 from grassroots.settings import Settings, StoreKind, load_settings
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def export(
 
     Every format holds people's personal fields in full unless --no-personal; keep the
     file as you keep the ledger."""
-    fields = "phone, id_number, birth_date"
+    fields = ", ".join(sorted(PERSONAL))
     if format_ is not ExportFormat.JSONL:
         _export_graph(path, format_, scope, as_of, no_personal, store)
         return
@@ -288,7 +289,7 @@ def _export_graph(
             personal=not no_personal,
         )
     out.print(f"wrote {summary.nodes} nodes and {summary.edges} edges to {path}", markup=False)
-    fields = "phone, id_number, birth_date"
+    fields = ", ".join(sorted(PERSONAL))
     if no_personal:
         err.print(f"left out the personal fields ({fields}) of {summary.personal} people")
     elif summary.personal:

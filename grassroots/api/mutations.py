@@ -263,7 +263,7 @@ def _end_link(
     info.context.require("write")
     table = BY_NAME[table_name]
     assert table.rel is not None
-    key = "|".join(str(_cell(values.get(c)) or "") for c in table.key)
+    key = table.key_of({column: _cell(value) for column, value in values.items()})
     link = info.context.store.links([(table.rel, key)]).get((table.rel, key))
     if link is None:
         return _nothing(table_name.rstrip("s"))

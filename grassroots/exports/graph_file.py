@@ -128,7 +128,7 @@ def _link_key(rel: RelType, start: str, end: str, props: dict[str, Any]) -> str:
     """A link's natural key (``schema.tables``), from its ends and properties."""
     table = BY_LINK[rel]
     values = {table.refs[0].column: start, table.refs[1].column: end, **props}
-    return "|".join(str(values.get(column) or "") for column in table.key)
+    return table.key_of(values)
 
 
 def build_graph(

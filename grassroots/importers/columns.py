@@ -99,17 +99,17 @@ class _Column:
     def convert(self, cells: list[Any], bad: set[int]) -> list[Any]:
         """The column's typed values; adds to ``bad`` the positions the model may refuse."""
         out: list[Any] = []
-        if self.kind == "parsed":
-            parsed: dict[Any, Any] = {}
-            for i, cell in enumerate(cells):
-                if i in bad:  # not text: the row path judges it
-                    out.append(None)
-                    continue
-                if cell is None:
-                    out.append(self.default)
-                    if self.required:
-                        bad.add(i)
-                    continue
+        parsed: dict[Any, Any] = {}  # each distinct cell parsed once
+        for i, cell in enumerate(cells):
+            if i in bad:  # not text: the row path judges it
+                out.append(None)
+                continue
+            if cell is None:
+                out.append(self.default)
+                if self.required:
+                    bad.add(i)
+                continue
+            if self.kind == "parsed":
                 if cell not in parsed:
                     try:
                         parsed[cell] = _plain(self.adapter.validate_python(cell))
@@ -118,21 +118,11 @@ class _Column:
                 value = parsed[cell]
                 if value is _REFUSED or value is None:
                     bad.add(i)
-                out.append(value)
-            return out
-        for i, cell in enumerate(cells):
-            if i in bad:
-                out.append(None)
-                continue
-            if cell is None:
-                out.append(self.default)
-                if self.required:
+            else:
+                value = cell.strip()  # parse_text, for the text cells these columns hold
+                if not value or (self.kind == "id" and "|" in value):
                     bad.add(i)
-                continue
-            text = cell.strip()  # parse_text, for the text cells these columns hold
-            if not text or (self.kind == "id" and "|" in text):
-                bad.add(i)
-            out.append(text)
+            out.append(value)
         return out
 
 

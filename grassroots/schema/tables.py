@@ -57,10 +57,14 @@ class Table:
     def required(self) -> list[str]:
         return [n for n, info in self.model.model_fields.items() if info.is_required()]
 
+    def key_of(self, values: dict[str, Any]) -> str:
+        """A link's natural key from its row's values (cells as the ledger holds them)."""
+        return "|".join(str(values.get(column) or "") for column in self.key)
+
     def to_element(self, row: Row, extra: Props | None = None) -> Node | Link:
         """The node or link a validated row becomes; ``extra`` holds kept unknown columns."""
         values = row.model_dump(mode="json", exclude_none=True)
-        key = "|".join(str(values.get(column) or "") for column in self.key)
+        key = self.key_of(values)
         ends = [values.pop(ref.column, None) for ref in self.refs]
         props: Props = {**extra, **values} if extra else values
         if self.label is not None:
