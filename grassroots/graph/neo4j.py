@@ -19,9 +19,15 @@ a transaction's memory, so it commits in parts of that size, in order: nodes, th
 references, links. If a part fails, the error says which parts are written; running the
 import again, which writes only what differs, finishes it.
 
-Reads go through ``execute_query`` with read routing, so a cluster's followers
-and read replicas serve them. Each read sees one committed state, and an import that
-fits one transaction is seen whole or not at all.
+Reads run in managed read transactions (``execute_read``, the database always passed),
+so a cluster's followers and read replicas serve them. Each read of the ``Store``
+protocol is one transaction that sees one committed state, and an import that fits one
+transaction is seen whole or not at all. Each is written once, as a *plan*: a generator
+that yields the statements it needs (Cypher text and parameters), is sent their records
+and returns the answer it shapes from them. The sync driver runs a plan for the CLI and
+the importer (``Neo4jStore.nodes`` and the rest); the ``AsyncDriver`` runs the same plan
+for the API (``Neo4jReads``), on an event loop of the store's own (``AsyncSide``), so a
+read never holds the API's loop, whichever loop awaits it.
 
 The import's critical section (``exclusive()``) is a lease: one ``GrassrootsLock`` node,
 taken in a write transaction of its own that records an owner token, the host, the pid
@@ -32,6 +38,7 @@ over. The lease node has no ``Node`` label, so no export, count, reset or query 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -39,12 +46,27 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Generator,
+    Iterator,
+    Sequence,
+)
+from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 import neo4j
-from neo4j import GraphDatabase, ManagedTransaction, RoutingControl
+from neo4j import (
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    GraphDatabase,
+    ManagedTransaction,
+    RoutingControl,
+)
 from neo4j.exceptions import (
     AuthError,
     ConfigurationError,
@@ -55,18 +77,23 @@ from neo4j.exceptions import (
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
 from grassroots.graph.store import (
+    ASYNC_READS,
     MAX_DEPTH,
     TREE_LABELS,
     Above,
+    AsyncReads,
     Below,
     Changes,
     Direction,
     Neighbour,
     Page,
+    Store,
+    ThreadedReads,
     TreeEntry,
     breadth_first,
     busy_message,
     checkpoint,
+    checkpoint_async,
     neighbour_order,
     process_alive,
 )
@@ -360,13 +387,119 @@ def _dead(holder: neo4j.Record) -> bool:
     return not process_alive(holder["pid"])
 
 
+# -- reads as plans, run by either driver ------------------------------------------------
+
+T = TypeVar("T")
+Statement = tuple[str, dict[str, Any]]
+Plan = Generator[list[Statement], list[list[neo4j.Record]], T]
+"""A read: yields lists of statements to run (in order, in the plan's one transaction),
+is sent each list's records (one list per statement), returns what it shapes of them."""
+
+
+def _drive(plan: Plan[T], run: Callable[[list[Statement]], list[list[neo4j.Record]]]) -> T:
+    """Runs ``plan`` with the sync driver's transaction (through ``run``)."""
+    try:
+        statements = next(plan)
+        while True:
+            statements = plan.send(run(statements))
+    except StopIteration as done:
+        answer: T = done.value
+        return answer
+
+
+async def _drive_async(
+    plan: Plan[T], run: Callable[[list[Statement]], Awaitable[list[list[neo4j.Record]]]]
+) -> T:
+    """Runs ``plan`` with the ``AsyncDriver``'s transaction: ``_drive``, awaited."""
+    try:
+        statements = next(plan)
+        while True:
+            statements = plan.send(await run(statements))
+    except StopIteration as done:
+        answer: T = done.value
+        return answer
+
+
+def _needs_no_query(make: Callable[[], Plan[T]]) -> tuple[bool, T | None]:
+    """Whether the plan answers without a statement (no ids asked), and its answer then:
+    such a read opens no transaction, so it costs no round trip."""
+    plan = make()
+    try:
+        next(plan)
+    except StopIteration as done:
+        return True, done.value
+    plan.close()
+    return False, None
+
+
+def _collected(
+    cypher: str, batch: int, over: str | None = None, **params: Any
+) -> Generator[list[Statement], list[list[neo4j.Record]], list[list[Any]]]:
+    """A plan step whose statement returns its rows as ``collect([...]) AS rows``.
+
+    The driver builds a Python ``Record`` per row, about 25 µs each, so a bulk read
+    returns one list instead (10x faster for 60k ids, measured). ``over`` names a list
+    parameter to send in batches of ``batch``; an empty one sends nothing."""
+    if over is None:
+        statements = [(cypher, params)]
+    else:
+        values = params.pop(over)
+        statements = [
+            (cypher, {**params, over: values[start : start + batch]})
+            for start in range(0, len(values), batch)
+        ]
+    if not statements:
+        return []
+    results = yield statements
+    return [row for records in results for row in records[0]["rows"]]
+
+
+class AsyncSide:
+    """The store's ``AsyncDriver``, on an event loop of its own in a daemon thread.
+
+    A driver's connections belong to the loop that opened them, and the API's loop is
+    not one loop for a store's whole life (a test client runs each request on a new
+    one); so the driver lives on this loop, and an awaiting loop waits on a future
+    while the I/O runs here. The sync driver's pool is left to the CLI and importer."""
+
+    def __init__(self, connect: Callable[[], neo4j.AsyncDriver]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="grassroots-neo4j-async", daemon=True
+        )
+        self.thread.start()
+
+        async def make() -> neo4j.AsyncDriver:
+            return connect()
+
+        self.driver = asyncio.run_coroutine_threadsafe(make(), self.loop).result()
+
+    async def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
+
+    def close(self) -> None:
+        with suppress(Exception):  # closing: a driver that cannot say goodbye is gone anyway
+            asyncio.run_coroutine_threadsafe(self.driver.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
 class Neo4jStore:
     name = "neo4j"
 
     def __init__(
-        self, driver: neo4j.Driver, database: str, batch: int = 20000, tx_rows: int = 200_000
+        self,
+        driver: neo4j.Driver,
+        database: str,
+        batch: int = 20000,
+        tx_rows: int = 200_000,
+        connect_async: Callable[[], neo4j.AsyncDriver] | None = None,
     ) -> None:
         self.driver = driver
+        self.connect_async = connect_async  # the API's AsyncDriver, made on first use
+        self._async: AsyncSide | None = None
+        self._async_guard = threading.Lock()
         self.database = database
         self.batch = batch  # rows per statement
         self.tx_rows = tx_rows  # rows per transaction
@@ -380,15 +513,15 @@ class Neo4jStore:
         password = settings.neo4j_password.get_secret_value()
         auth = (settings.neo4j_user, password) if password else None
         where = f"Neo4j at {settings.neo4j_uri} (database {settings.neo4j_database!r})"
+        # Notifications (e.g. "label not in the database yet" on an empty store) are
+        # advice for query authors, not news for a user; keep them off stderr.
+        options: dict[str, Any] = {
+            "auth": auth,
+            "notifications_min_severity": "OFF",
+            "max_transaction_retry_time": settings.neo4j_retry_seconds,
+        }
         try:
-            # Notifications (e.g. "label not in the database yet" on an empty store) are
-            # advice for query authors, not news for a user; keep them off stderr.
-            driver = GraphDatabase.driver(
-                settings.neo4j_uri,
-                auth=auth,
-                notifications_min_severity="OFF",
-                max_transaction_retry_time=settings.neo4j_retry_seconds,
-            )
+            driver = GraphDatabase.driver(settings.neo4j_uri, **options)
         except (ConfigurationError, ValueError) as exc:
             raise StoreUnavailable(
                 f"NEO4J_URI {settings.neo4j_uri!r} is not a Neo4j address ({exc}); use"
@@ -397,7 +530,11 @@ class Neo4jStore:
         try:
             driver.verify_connectivity()
             store = cls(
-                driver, settings.neo4j_database, settings.neo4j_batch, settings.neo4j_tx_rows
+                driver,
+                settings.neo4j_database,
+                settings.neo4j_batch,
+                settings.neo4j_tx_rows,
+                lambda: AsyncGraphDatabase.driver(settings.neo4j_uri, **options),
             )
             store.lock_seconds = settings.lock_seconds
             store.setup()
@@ -434,39 +571,179 @@ class Neo4jStore:
         return records
 
     def read_rows(self, cypher: str, over: str | None = None, **params: Any) -> list[list[Any]]:
-        """A read whose one record holds its rows as ``collect([...]) AS rows``.
+        """A read whose one record holds its rows as ``collect([...]) AS rows``, in
+        batches of ``self.batch`` over the list parameter ``over`` (``_collected``)."""
+        return self.run(lambda: _collected(cypher, self.batch, over, **params))
 
-        The driver builds a Python ``Record`` per row, about 25 µs each, so a bulk read
-        returns one list instead (10x faster for 60k ids, measured). ``over`` names a list
-        parameter to send in batches of ``self.batch``."""
-        if over is None:
-            return list(self.read(cypher, **params)[0]["rows"])
-        values, rows = params.pop(over), []
-        for start in range(0, len(values), self.batch):
-            chunk = values[start : start + self.batch]
-            rows.extend(self.read(cypher, **params, **{over: chunk})[0]["rows"])
-        return rows
+    # -- running plans -----------------------------------------------------------------
 
-    # -- the Store protocol ------------------------------------------------------------
+    def run(self, make: Callable[[], Plan[T]]) -> T:
+        """The plan ``make()`` in one managed read transaction of the sync driver."""
+        done, answer = _needs_no_query(make)
+        if done:
+            return answer  # type: ignore[return-value]  # the plan's own answer
 
-    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        def work(tx: ManagedTransaction) -> T:
+            return _drive(
+                make(), lambda statements: [list(tx.run(_q(c), p)) for c, p in statements]
+            )
+
+        try:
+            with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return session.execute_read(work)
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j could not answer: {exc}") from None
+
+    async def run_async(self, make: Callable[[], Plan[T]]) -> T:
+        """The plan ``make()`` in one managed read transaction of the ``AsyncDriver``."""
+        done, answer = _needs_no_query(make)
+        if done:
+            return answer  # type: ignore[return-value]  # the plan's own answer
+        side = self._async_side()
+
+        async def statements(
+            tx: AsyncManagedTransaction, batch: list[Statement]
+        ) -> list[list[neo4j.Record]]:
+            out = []
+            for cypher, params in batch:
+                result = await tx.run(_q(cypher), params)
+                out.append([record async for record in result])
+            return out
+
+        async def work(tx: AsyncManagedTransaction) -> T:
+            return await _drive_async(make(), lambda batch: statements(tx, batch))
+
+        async def session() -> T:
+            async with side.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as opened:
+                return await opened.execute_read(work)
+
+        try:
+            return await side.run(session())
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j could not answer: {exc}") from None
+
+    def _async_side(self) -> AsyncSide:
+        with self._async_guard:
+            if self._async is None:
+                if self.connect_async is None:
+                    raise StoreError("this Neo4j store was made without an async driver")
+                self._async = AsyncSide(self.connect_async)
+            return self._async
+
+    # -- the reads, as plans -----------------------------------------------------------
+
+    def nodes_plan(self, ids: Collection[str], label: Label | None = None) -> Plan[dict[str, Node]]:
         found: dict[str, Node] = {}
-        for labels, props, refs in self.read_rows(READ_NODES, over="ids", ids=list(ids)):
+        rows = yield from _collected(READ_NODES, self.batch, "ids", ids=list(ids))
+        for labels, props, refs in rows:
             own = Label(next(lbl for lbl in labels if lbl != "Node"))
             if label in (None, own):
                 found[props["id"]] = Node(own, props, _reference_map(refs))
         return found
 
-    def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
+    def links_plan(
+        self, keys: Collection[tuple[RelType, str]]
+    ) -> Plan[dict[tuple[RelType, str], Link]]:
         by_type: dict[RelType, list[str]] = defaultdict(list)
         for rel, key in keys:
             by_type[rel].append(key)
         found: dict[tuple[RelType, str], Link] = {}
         for rel, wanted in by_type.items():
-            for start, end, props in self.read_rows(read_links(rel), over="keys", keys=wanted):
+            rows = yield from _collected(read_links(rel), self.batch, "keys", keys=wanted)
+            for start, end, props in rows:
                 key = str(props["key"])
                 found[(rel, key)] = Link(rel, start, end, key, _link_props(props))
         return found
+
+    def neighbours_plan(
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
+    ) -> Plan[dict[str, list[Neighbour]]]:
+        from grassroots.queries.filters import CypherParams
+
+        params = CypherParams()
+        conditions = params.filters("r", where or {})
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
+        rows = yield from _collected(
+            read_neighbours(rel, direction, conditions),
+            self.batch,
+            "ids",
+            ids=wanted,
+            **params.params,
+        )
+        for node_id, other, props in rows:
+            found[node_id].append((other, _link_props(props)))
+        return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}
+
+    def find_plan(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Plan[Page]:
+        """The count and the page in one transaction, then the page's nodes."""
+        from grassroots.queries.filters import CypherParams
+
+        params = CypherParams()
+        conditions = params.filters("n", where or {})
+        needle = search.lower() if search else None
+        total, page = yield [
+            (count_nodes(label, conditions), {"search": needle, **params.params}),
+            (
+                find_nodes(label, conditions),
+                {"after": after, "search": needle, "limit": limit, **params.params},
+            ),
+        ]
+        ids = [record["id"] for record in page]
+        nodes = yield from self.nodes_plan(ids)
+        return Page([nodes[i] for i in ids], int(total[0]["total"]))
+
+    def tree_plan(self, label: Label) -> Plan[dict[str, TreeEntry]]:
+        rows = yield from _collected(read_tree(label), self.batch)
+        return {node_id: TreeEntry(parent, kind) for node_id, parent, kind in rows}
+
+    def descendants_plan(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> Plan[list[Below]]:
+        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
+        wanted = list(dict.fromkeys(ids))
+        rows = yield from _collected(walk_down(rel, limit), self.batch, "ids", ids=wanted)
+        return breadth_first(Below(i, up, int(d), int(n)) for i, up, d, n in rows)
+
+    def ancestors_plan(
+        self, ids: Collection[str], rels: Sequence[RelType]
+    ) -> Plan[dict[str, Above]]:
+        wanted = list(dict.fromkeys(ids))
+        rows = yield from _collected(walk_up(rels), self.batch, "ids", ids=wanted)
+        return {
+            node_id: Above(Label(label), None if name is None else str(name), up)
+            for node_id, label, name, up in rows
+        }
+
+    def counts_plan(self) -> Plan[dict[str, int]]:
+        # one statement, so one transaction: the counts of one committed state, never
+        # some labels from before an import's commit and some from after it
+        (records,) = yield [(COUNTS, {})]
+        counted: dict[str, int] = records[0]["counts"]
+        return {name: n for name, n in counted.items() if n}
+
+    # -- the Store protocol ------------------------------------------------------------
+
+    def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        return self.run(lambda: self.nodes_plan(ids, label))
+
+    def links(self, keys: Collection[tuple[RelType, str]]) -> dict[tuple[RelType, str], Link]:
+        return self.run(lambda: self.links_plan(keys))
 
     def neighbours(
         self,
@@ -475,17 +752,7 @@ class Neo4jStore:
         direction: Direction,
         where: dict[str, Any] | None = None,
     ) -> dict[str, list[Neighbour]]:
-        from grassroots.queries.filters import CypherParams
-
-        params = CypherParams()
-        conditions = params.filters("r", where or {})
-        wanted = list(dict.fromkeys(ids))
-        found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
-        for node_id, other, props in self.read_rows(
-            read_neighbours(rel, direction, conditions), over="ids", ids=wanted, **params.params
-        ):
-            found[node_id].append((other, _link_props(props)))
-        return {node_id: sorted(pairs, key=neighbour_order) for node_id, pairs in found.items()}
+        return self.run(lambda: self.neighbours_plan(ids, rel, direction, where))
 
     def find(
         self,
@@ -495,40 +762,18 @@ class Neo4jStore:
         after: str | None = None,
         limit: int = 100,
     ) -> Page:
-        from grassroots.queries.filters import CypherParams
-
-        params = CypherParams()
-        conditions = params.filters("n", where or {})
-        needle = search.lower() if search else None
-        total = self.read(count_nodes(label, conditions), search=needle, **params.params)
-        page = self.read(
-            find_nodes(label, conditions),
-            after=after,
-            search=needle,
-            limit=limit,
-            **params.params,
-        )
-        ids = [record["id"] for record in page]
-        nodes = self.nodes(ids)
-        return Page([nodes[i] for i in ids], int(total[0]["total"]))
+        return self.run(lambda: self.find_plan(label, where, search, after, limit))
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
-        rows = self.read_rows(read_tree(label))
-        return {node_id: TreeEntry(parent, kind) for node_id, parent, kind in rows}
+        return self.run(lambda: self.tree_plan(label))
 
     def descendants(
         self, ids: Collection[str], rel: RelType, depth: int | None = None
     ) -> list[Below]:
-        limit = MAX_DEPTH if depth is None else min(max(depth, 0), MAX_DEPTH)
-        rows = self.read_rows(walk_down(rel, limit), over="ids", ids=list(dict.fromkeys(ids)))
-        return breadth_first(Below(i, up, int(d), int(n)) for i, up, d, n in rows)
+        return self.run(lambda: self.descendants_plan(ids, rel, depth))
 
     def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
-        rows = self.read_rows(walk_up(rels), over="ids", ids=list(dict.fromkeys(ids)))
-        return {
-            node_id: Above(Label(label), None if name is None else str(name), up)
-            for node_id, label, name, up in rows
-        }
+        return self.run(lambda: self.ancestors_plan(ids, rels))
 
     def snapshot(self) -> Neo4jStore:
         """The store itself: every read is a transaction that sees one committed state."""
@@ -699,10 +944,7 @@ class Neo4jStore:
                 )
 
     def counts(self) -> dict[str, int]:
-        # one statement, so one transaction: the counts of one committed state, never
-        # some labels from before an import's commit and some from after it
-        counted: dict[str, int] = self.read(COUNTS)[0]["counts"]
-        return {name: n for name, n in counted.items() if n}
+        return self.run(self.counts_plan)
 
     def reset(self) -> None:
         with self.exclusive():
@@ -713,4 +955,30 @@ class Neo4jStore:
                 raise StoreError(f"Neo4j could not empty the database: {exc}") from None
 
     def close(self) -> None:
+        if self._async is not None:
+            self._async.close()
+            self._async = None
         self.driver.close()
+
+
+class Neo4jReads(ThreadedReads):
+    """``AsyncReads`` of a Neo4j store: the same plans as its sync reads (``NAME_plan``
+    for the read ``NAME``), run by the ``AsyncDriver`` (``Neo4jStore.run_async``); sync
+    work (``call``: a report, a link path) runs on the pool."""
+
+    def __init__(self, store: Neo4jStore, pool: Executor) -> None:
+        super().__init__(store, pool)
+        self.neo4j = store
+
+    async def _read(self, name: str, *args: Any) -> Any:
+        await checkpoint_async(f"read-{name}")
+        plan = getattr(self.neo4j, f"{name}_plan")
+        return await self.neo4j.run_async(lambda: plan(*args))
+
+
+def _async_reads(store: Store, pool: Executor) -> AsyncReads:
+    assert isinstance(store, Neo4jStore)  # registered under its name only
+    return Neo4jReads(store, pool)
+
+
+ASYNC_READS[Neo4jStore.name] = _async_reads

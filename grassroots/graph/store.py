@@ -11,14 +11,17 @@ the other however they are started.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import orjson
 
@@ -188,6 +191,128 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+T = TypeVar("T")
+
+
+class AsyncReads(Protocol):
+    """The reads of ``Store``, awaited: what the API calls, so that no store read holds
+    its event loop (a slow read stalls only the request that made it). One per request,
+    over that request's ``snapshot()``. ``call`` runs sync work that reads through the
+    ``Store`` protocol itself (a coverage report, a link path) off the loop too.
+
+    Each store's own, registered by name in ``ASYNC_READS`` (the Neo4j store's awaits
+    the driver's ``AsyncDriver``); any other store's reads run on a bounded thread pool
+    (``ThreadedReads``)."""
+
+    async def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]: ...
+
+    async def neighbours(
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
+    ) -> dict[str, list[Neighbour]]: ...
+
+    async def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page: ...
+
+    async def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]: ...
+
+    async def ancestors(
+        self, ids: Collection[str], rels: Sequence[RelType]
+    ) -> dict[str, Above]: ...
+
+    async def counts(self) -> dict[str, int]: ...
+
+    async def call(self, work: Callable[[Store], T]) -> T: ...
+
+
+class ThreadedReads:
+    """``AsyncReads`` for a store whose reads are sync calls (the embedded store, and it
+    through a running serve): each runs on ``pool``, a bounded thread pool
+    (``GRASSROOTS_API_READ_THREADS``), so the event loop only waits for its answer.
+    A snapshot of the embedded store may be read from any thread (DuckStore serialises
+    a view's reads on its one cursor). A store with an async path of its own overrides
+    ``_read`` (``Neo4jReads``)."""
+
+    def __init__(self, store: Store, pool: Executor) -> None:
+        self.store = store
+        self.pool = pool
+
+    async def _off(self, name: str, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, partial(_paused_read, name, work, *args)
+        )
+
+    async def _read(self, name: str, *args: Any) -> Any:
+        """The store's read ``name`` (a ``Store`` method) of ``args``, awaited."""
+        return await self._off(name, getattr(self.store, name), *args)
+
+    async def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
+        return cast(dict[str, Node], await self._read("nodes", ids, label))
+
+    async def neighbours(
+        self,
+        ids: Collection[str],
+        rel: RelType,
+        direction: Direction,
+        where: dict[str, Any] | None = None,
+    ) -> dict[str, list[Neighbour]]:
+        found = await self._read("neighbours", ids, rel, direction, where)
+        return cast(dict[str, list[Neighbour]], found)
+
+    async def find(
+        self,
+        label: Label,
+        where: dict[str, Any] | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        return cast(Page, await self._read("find", label, where, search, after, limit))
+
+    async def descendants(
+        self, ids: Collection[str], rel: RelType, depth: int | None = None
+    ) -> list[Below]:
+        return cast(list[Below], await self._read("descendants", ids, rel, depth))
+
+    async def ancestors(self, ids: Collection[str], rels: Sequence[RelType]) -> dict[str, Above]:
+        return cast(dict[str, Above], await self._read("ancestors", ids, rels))
+
+    async def counts(self) -> dict[str, int]:
+        return cast(dict[str, int], await self._read("counts"))
+
+    async def call(self, work: Callable[[Store], T]) -> T:
+        return await self._off("call", work, self.store)
+
+
+def _paused_read(name: str, read: Callable[..., T], *args: Any) -> T:
+    checkpoint(f"read-{name}")  # in the worker thread: a paused read holds only its own
+    return read(*args)
+
+
+ReadsFactory = Callable[[Store, Executor], AsyncReads]
+
+ASYNC_READS: dict[str, ReadsFactory] = {}
+"""Each store's own ``AsyncReads``, keyed by ``Store.name``, registered by the store's
+module as it is imported (a store is made by its module, so its entry is there first);
+a store without one reads through ``ThreadedReads``."""
+
+
+def async_reads(store: Store, pool: Executor) -> AsyncReads:
+    """The awaited reads of ``store`` (a request's snapshot), sync work on ``pool``."""
+    return ASYNC_READS.get(store.name, ThreadedReads)(store, pool)
+
+
 def chain(found: Mapping[str, Above], node_id: str) -> list[str]:
     """``node_id`` and the nodes above it, bottom-up, read off an ``ancestors`` answer: it
     stops at the top, before a node that is not stored, before a repeat (a cycle) and at
@@ -277,8 +402,9 @@ def checkpoint(point: str) -> None:
     ``FOLDER/POINT.reached``, and while ``FOLDER/POINT.pause`` exists the process waits
     there (at most 120 s). The points: ``checked`` (an import has checked and diffed,
     inside its critical section, before writing), ``writing`` (inside a store's write
-    transaction) and ``busy`` (an import found another holding the critical section).
-    Unset, as everywhere outside those tests, this does nothing."""
+    transaction), ``busy`` (an import found another holding the critical section) and
+    ``read-NAME`` (the API's awaited read ``NAME``, ``find`` say, before it reads, off
+    the event loop). Unset, as everywhere outside those tests, this does nothing."""
     folder = os.environ.get("GRASSROOTS_TEST_HOOKS")
     if not folder:
         return
@@ -287,3 +413,10 @@ def checkpoint(point: str) -> None:
     pause, deadline = base / f"{point}.pause", time.monotonic() + 120
     while pause.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+async def checkpoint_async(point: str) -> None:
+    """``checkpoint``, awaited: the pause holds the coroutine that reached it, never its
+    event loop (a worker thread waits). Unset, it costs a look at the environment."""
+    if os.environ.get("GRASSROOTS_TEST_HOOKS"):
+        await asyncio.to_thread(checkpoint, point)
