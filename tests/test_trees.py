@@ -4,9 +4,7 @@ the depth or the number of ids."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 
@@ -15,34 +13,8 @@ from grassroots.importers import import_path
 from grassroots.queries.linkage import org_chart, responsible_chain
 from grassroots.queries.places import TRAIL_RELS, areas_within, describe
 from grassroots.schema import Label, Node, RelType
+from tests.counting import Counting
 from tests.ledgers import Ledger, small_city, write_ledger
-
-READS = ("nodes", "links", "neighbours", "find", "tree", "descendants", "ancestors")
-
-
-class Counting:
-    """The real store, passed through, counting each protocol read a query makes."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.store, name)
-        if name not in READS:
-            return attr
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return attr(*args, **kwargs)
-
-        return counted
-
-    def cost(self, query: Any, *args: Any, **kwargs: Any) -> int:
-        """How many store reads ``query(store, ...)`` makes."""
-        self.calls.clear()
-        query(cast(Store, self), *args, **kwargs)
-        return sum(self.calls.values())
 
 
 def _org(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -14,6 +16,7 @@ from grassroots.api.limits import BodyLimit
 from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.graph.served import PREFIX
+from grassroots.graph.store import ReadsFactory, async_reads
 from grassroots.schema import Label
 from grassroots.settings import Settings, load_settings
 
@@ -46,10 +49,21 @@ class Utf8GraphQLRouter(GraphQLRouter[Context, None]):
         return orjson.dumps(data)
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    reads: ReadsFactory = async_reads,
+) -> FastAPI:
+    """The app over ``store`` (default: the one ``settings`` name). ``reads`` makes each
+    request's awaited reads of its snapshot (default: the store's own, registered by its
+    name; the round-trip tests pass one that counts them)."""
     config = settings or load_settings()
     opened = store or open_store(config)
     tokens = config.grants()
+    # Sync store work of the API (the embedded store's reads, reports, link paths, a
+    # request's snapshot) runs here, never on the event loop; bounded, so a flood of
+    # requests queues here instead of starting a thread (and a DuckDB cursor) each.
+    pool = ThreadPoolExecutor(config.api_read_threads, thread_name_prefix="grassroots-api")
 
     async def context(request: Request) -> Context:
         header = request.headers.get("authorization", "")
@@ -61,7 +75,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
-        return Context(opened.snapshot(), config, grants)  # one snapshot per request
+        # one snapshot per request; taking it may open the embedded store's file
+        snapshot = await asyncio.get_running_loop().run_in_executor(pool, opened.snapshot)
+        return Context(snapshot, config, grants, reads(snapshot, pool))
 
     app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None)
     router: GraphQLRouter[Context, None] = Utf8GraphQLRouter(
@@ -71,8 +87,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(BodyLimit, limit=config.api_max_body_bytes)
 
     @app.get("/healthz")  # starlette's JSONResponse writes UTF-8 (ensure_ascii=False)
-    def healthz() -> dict[str, Any]:
-        counts = opened.counts()
+    async def healthz() -> dict[str, Any]:
+        counts = await reads(opened, pool).counts()
         return {
             "status": "ok",
             "store": opened.name,
@@ -80,4 +96,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         }
 
     app.state.store = opened
+    app.state.read_pool = pool
     return app

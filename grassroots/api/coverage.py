@@ -98,7 +98,7 @@ class CoverageReport:
     rules: list[RuleResult]
 
 
-def report(
+async def report(
     info: I,
     packs: list[str] | None,
     rules: list[str] | None,
@@ -107,7 +107,12 @@ def report(
 ) -> CoverageReport:
     # the same packs as `grassroots coverage` with the same arguments
     packs = packs_to_run(packs, info.context.settings.packs, rules)
-    found = engine.coverage(info.context.store, packs, rules, scope, as_of)
+    # a report reads for seconds at a city's scale: off the event loop, on the request's
+    # snapshot, through the store's sync protocol (the engine compiles to its SQL/Cypher)
+    chosen = packs
+    found = await info.context.loaders.call(
+        lambda store: engine.coverage(store, chosen, rules, scope, as_of)
+    )
     return CoverageReport(
         as_of=found.as_of,
         scope=strawberry.ID(found.scope) if found.scope else None,

@@ -22,6 +22,7 @@ from grassroots.api.nodes import (
     Unit,
     day_of,
 )
+from grassroots.graph.store import Store
 from grassroots.queries import paths
 
 PathNode = Annotated[
@@ -70,11 +71,19 @@ class LinkPath:
     steps: list[PathStep]
 
 
-def link_path(info: I, from_id: str, to_id: str, as_of: date | None) -> LinkPath:
-    store = info.context.store
+def _search(store: Store, from_id: str, to_id: str, as_of: date | None) -> paths.LinkPath:
     start = paths.resolve_end(store, from_id, "fromId")
     end = paths.resolve_end(store, to_id, "toId")
-    found = paths.link_path(store, start, end, as_of)
+    return paths.link_path(store, start, end, as_of)
+
+
+async def link_path(info: I, from_id: str, to_id: str, as_of: date | None) -> LinkPath:
+    # The search reads hop by hop, each hop one batched read, and builds its networkx
+    # graph as it goes: it runs whole off the event loop, on the request's snapshot.
+    loaders = info.context.loaders
+    found = await loaders.call(lambda store: _search(store, from_id, to_id, as_of))
+    for node in found.nodes:  # the path's nodes are read: their fields start from them
+        loaders.node.prime(node.id, node)
     steps = []
     for i, step in enumerate(found.steps):
         here, there = found.nodes[i].id, found.nodes[i + 1].id

@@ -26,6 +26,7 @@ from grassroots.api.nodes import (
     Unit,
     decode_cursor,
     encode_cursor,
+    responsible_chain,
 )
 from grassroots.api.paths import LinkPath, link_path
 from grassroots.errors import GrassrootsError
@@ -59,7 +60,7 @@ async def _get(info: I, node_id: str, label: Label, view: Callable[..., V]) -> V
     return view(node=node) if node is not None and node.label is label else None
 
 
-def _find(
+async def _find(
     info: I,
     label: Label,
     where: dict[str, Any],
@@ -69,7 +70,7 @@ def _find(
 ) -> Connection:  # type: ignore[type-arg]
     """A page of nodes of ``label``, by id, as a connection (cursors are ids)."""
     size = info.context.page_size(first)
-    page = info.context.store.find(label, where, search, decode_cursor(after), size + 1)
+    page = await info.context.loaders.find(label, where, search, decode_cursor(after), size + 1)
     view = VIEWS[label]
     nodes = page.nodes[:size]
     edges = [Edge(cursor=encode_cursor(n.id), node=view(node=n)) for n in nodes]
@@ -82,13 +83,22 @@ def _find(
     )
 
 
+async def _resolve(info: I, ref: str, label: Label, what: str) -> str:
+    """``places.resolve`` of ``ref`` among ``label``'s nodes: an id, through the loaders;
+    a name (a search by name, rarely typed) off the event loop."""
+    node = await info.context.loaders.node.load(ref)
+    if node is not None and node.label is label:
+        return ref
+    return await info.context.loaders.call(lambda store: places.resolve(store, ref, (label,), what))
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
         description="Coverage rules checked as of asOf (default today), inside "
         "scope (an area, or a party org standing for its area)."
     )
-    def coverage(
+    async def coverage(
         self,
         info: I,
         packs: list[str] | None = None,
@@ -96,13 +106,13 @@ class Query:
         scope: strawberry.ID | None = None,
         as_of: date | None = None,
     ) -> CoverageReport:
-        return report(info, packs, rules, scope, as_of)
+        return await report(info, packs, rules, scope, as_of)
 
     @strawberry.field(
         description="Pairings active on asOf: of the party org built on areaId, "
         "of orgId, with unitId (all given filters apply)."
     )
-    def pairings(
+    async def pairings(
         self,
         info: I,
         area_id: strawberry.ID | None = None,
@@ -110,14 +120,14 @@ class Query:
         unit_id: strawberry.ID | None = None,
         as_of: date | None = None,
     ) -> list[Pairing]:
-        found = linkage.pairings(info.context.store, area_id, org_id, unit_id, as_of)
+        found = await linkage.pairings(info.context.loaders, area_id, org_id, unit_id, as_of)
         return [Pairing(node=n) for n in found]
 
     @strawberry.field(
         description="Dispatches active on asOf: to areaId (with within: true, "
         "also to any area below it), by unitId, of role."
     )
-    def dispatches(
+    async def dispatches(
         self,
         info: I,
         area_id: strawberry.ID | None = None,
@@ -126,8 +136,8 @@ class Query:
         as_of: date | None = None,
         within: bool = False,
     ) -> list[Dispatch]:
-        found = linkage.dispatches(
-            info.context.store, area_id, unit_id, role.value if role else None, as_of, within
+        found = await linkage.dispatches(
+            info.context.loaders, area_id, unit_id, role.value if role else None, as_of, within
         )
         return [Dispatch(node=n) for n in found]
 
@@ -136,15 +146,15 @@ class Query:
         "descendants down to depth levels, flat; childCount counts all children, also "
         "those beyond depth."
     )
-    def org_chart(
+    async def org_chart(
         self, info: I, root_id: strawberry.ID, depth: int = 2, as_of: date | None = None
     ) -> list[OrgChartNode]:
         if depth < 0 or depth > info.context.settings.api_max_depth:
             raise GrassrootsError(
                 f"depth must be between 0 and {info.context.settings.api_max_depth}"
             )
-        root = places.resolve(info.context.store, root_id, (Label.PARTY_ORG,), "rootId")
-        chart = linkage.org_chart(info.context.store, root, depth, as_of)
+        root = await _resolve(info, root_id, Label.PARTY_ORG, "rootId")
+        chart = await linkage.org_chart(info.context.loaders, root, depth, as_of)
         return [
             OrgChartNode(
                 id=strawberry.ID(c.org.id),
@@ -162,18 +172,18 @@ class Query:
     @strawberry.field(
         description="The party orgs responsible for a household, an area or a party org, bottom-up."
     )
-    def responsible_chain(self, info: I, id: strawberry.ID) -> list[PartyOrg]:
-        return [PartyOrg(node=n) for n in linkage.responsible_chain(info.context.store, id)]
+    async def responsible_chain(self, info: I, id: strawberry.ID) -> list[PartyOrg]:
+        return await responsible_chain(info, id)
 
     @strawberry.field(
         description="The shortest chain of posts, employments, contacts, reports, "
         "pairings, dispatches and org/area parents active on asOf (default today) that "
         "joins two nodes, each given by id or unique exact name."
     )
-    def link_path(
+    async def link_path(
         self, info: I, from_id: strawberry.ID, to_id: strawberry.ID, as_of: date | None = None
     ) -> LinkPath | None:
-        return link_path(info, from_id, to_id, as_of)
+        return await link_path(info, from_id, to_id, as_of)
 
     @strawberry.field
     async def area(self, info: I, id: strawberry.ID) -> Area | None:
@@ -208,7 +218,7 @@ class Query:
         return await _get(info, id, Label.DISPATCH, Dispatch)
 
     @strawberry.field(description="Areas by kind, name (any part, Chinese included), in id order.")
-    def areas(
+    async def areas(
         self,
         info: I,
         kind: AreaKind | None = None,
@@ -217,10 +227,10 @@ class Query:
         after: str | None = None,
     ) -> Connection[Area]:
         where = {"kind": [kind.value]} if kind else {}
-        return _find(info, Label.AREA, where, search, first, after)
+        return await _find(info, Label.AREA, where, search, first, after)
 
     @strawberry.field(description="Party orgs by form, name, in id order.")
-    def party_orgs(
+    async def party_orgs(
         self,
         info: I,
         form: OrgForm | None = None,
@@ -229,10 +239,10 @@ class Query:
         after: str | None = None,
     ) -> Connection[PartyOrg]:
         where = {"form": [form.value]} if form else {}
-        return _find(info, Label.PARTY_ORG, where, search, first, after)
+        return await _find(info, Label.PARTY_ORG, where, search, first, after)
 
     @strawberry.field(description="Units by kind, level, name, in id order.")
-    def units(
+    async def units(
         self,
         info: I,
         kind: UnitKind | None = None,
@@ -246,20 +256,21 @@ class Query:
             where["kind"] = [kind.value]
         if level:
             where["level"] = [level.value]
-        return _find(info, Label.UNIT, where, search, first, after)
+        return await _find(info, Label.UNIT, where, search, first, after)
 
     @strawberry.field(description="People by name, in id order.")
-    def people(
+    async def people(
         self, info: I, search: str | None = None, first: int | None = 100, after: str | None = None
     ) -> Connection[Person]:
-        return _find(info, Label.PERSON, {}, search, first, after)
+        return await _find(info, Label.PERSON, {}, search, first, after)
 
     @strawberry.field(description="Areas, party orgs, units and people whose name contains text.")
-    def search(self, info: I, text: str, first: int | None = 20) -> list[SearchHit]:
+    async def search(self, info: I, text: str, first: int | None = 20) -> list[SearchHit]:
         size = info.context.page_size(first, 20)
         hits: list[SearchHit] = []
         for label in (Label.AREA, Label.PARTY_ORG, Label.UNIT, Label.PERSON):
-            for node in info.context.store.find(label, None, text, None, size - len(hits)).nodes:
+            page = await info.context.loaders.find(label, None, text, None, size - len(hits))
+            for node in page.nodes:
                 hits.append(VIEWS[label](node=node))
             if len(hits) >= size:
                 break
