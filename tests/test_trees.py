@@ -4,11 +4,14 @@ the depth or the number of ids."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grassroots.graph.store import MAX_DEPTH, Above, Below, Changes, Store, chain
+from grassroots.graph.store import MAX_DEPTH, Above, Below, Changes, Store, async_reads, chain
 from grassroots.importers import import_path
 from grassroots.queries.linkage import org_chart, responsible_chain
 from grassroots.queries.places import TRAIL_RELS, areas_within, describe
@@ -190,3 +193,35 @@ def test_neighbours_along_matching_links_only(city: Store) -> None:
     assert city.neighbours(["K"], RelType.WITHIN, "in", {}) == city.neighbours(
         ["K"], RelType.WITHIN, "in"
     )
+
+
+def test_awaited_reads_answer_as_the_sync_reads(city: Store, store_kind: str) -> None:
+    """The API's reads (``AsyncReads``: Neo4j's run the same plans on the AsyncDriver)
+    give what the sync protocol gives, one empty read included."""
+    reads = async_reads(city, ThreadPoolExecutor(2))
+    assert type(reads).__name__ == {"local": "ThreadedReads", "neo4j": "Neo4jReads"}[store_kind]
+
+    async def awaited() -> list[Any]:
+        return [
+            await reads.nodes(["OK", "P1", "nobody"]),
+            await reads.nodes(["OK", "P1"], Label.PARTY_ORG),
+            await reads.nodes([]),
+            await reads.neighbours(["OK", "P1"], RelType.HOLDS_POST, "in"),
+            await reads.find(Label.AREA, search="网格", limit=1),
+            await reads.descendants(["OC"], RelType.UNDER, 3),
+            await reads.ancestors(["X40", "H1"], TRAIL_RELS),
+            await reads.counts(),
+            await reads.call(lambda store: store.tree(Label.AREA)),
+        ]
+
+    assert asyncio.run(awaited()) == [
+        city.nodes(["OK", "P1", "nobody"]),
+        city.nodes(["OK", "P1"], Label.PARTY_ORG),
+        {},
+        city.neighbours(["OK", "P1"], RelType.HOLDS_POST, "in"),
+        city.find(Label.AREA, search="网格", limit=1),
+        city.descendants(["OC"], RelType.UNDER, 3),
+        city.ancestors(["X40", "H1"], TRAIL_RELS),
+        city.counts(),
+        city.tree(Label.AREA),
+    ]
