@@ -96,5 +96,4 @@ def create_app(
         }
 
     app.state.store = opened
-    app.state.read_pool = pool
     return app

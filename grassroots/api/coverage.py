@@ -106,10 +106,9 @@ async def report(
     as_of: date | None,
 ) -> CoverageReport:
     # the same packs as `grassroots coverage` with the same arguments
-    packs = packs_to_run(packs, info.context.settings.packs, rules)
+    chosen = packs_to_run(packs, info.context.settings.packs, rules)
     # a report reads for seconds at a city's scale: off the event loop, on the request's
     # snapshot, through the store's sync protocol (the engine compiles to its SQL/Cypher)
-    chosen = packs
     found = await info.context.loaders.call(
         lambda store: engine.coverage(store, chosen, rules, scope, as_of)
     )
