@@ -8,6 +8,8 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -872,3 +874,60 @@ def test_every_gap_is_named_as_describe_names_it(store: Store, tmp_path: Path) -
     assert found["DP2"][0] == "张强(liaison)"
     for result in report.results:
         assert [(g.path, g.id) for g in result.gaps] == sorted((g.path, g.id) for g in result.gaps)
+
+
+# -- what a report costs the store -----------------------------------------------------------
+
+# the protocol's reads, and each store's own statement: a Neo4j round trip, a DuckDB query
+READS = ("nodes", "links", "neighbours", "find", "tree", "descendants", "ancestors")
+STATEMENTS = ("read", "query")
+
+
+@pytest.fixture
+def reads(store: Store) -> Iterator[Counter[str]]:
+    """Every read ``store`` answers, counted: its methods are wrapped on the instance (a
+    DuckDB snapshot copies them), and unwrapped afterwards (the Neo4j store outlives the
+    test)."""
+    calls: Counter[str] = Counter()
+    names = [n for n in (*READS, *STATEMENTS) if hasattr(store, n)]
+    for name in names:
+        method = getattr(store, name)
+
+        def counted(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _method(*args, **kwargs)
+
+        setattr(store, name, counted)
+    yield calls
+    for name in names:
+        delattr(store, name)
+
+
+def test_a_reports_reads_do_not_grow_with_its_gaps(
+    store: Store, tmp_path: Path, reads: Counter[str]
+) -> None:
+    """A report reads the store once per focus at most (Neo4j: one statement for all
+    the rules of a focus), then names every gap at once (a read per level of their
+    trails): 300 more gaps, and 8 more areas, cost no more reads."""
+    from grassroots.queries.coverage.cypher import by_focus
+    from grassroots.queries.coverage.rules import select
+
+    load(store, tmp_path, small_city())
+    reads.clear()  # the import's own
+    before = coverage(store, as_of=DAY)
+    few = sum(reads.values())
+    households = [{"id": f"HX{n}", "building_id": "B2", "name": f"2-{n:03d}"} for n in range(300)]
+    grids = [
+        {"id": f"GX{n}", "name": f"新{n}网格", "kind": "grid", "parent_id": "K"} for n in range(8)
+    ]
+    load(store, tmp_path, {"areas": grids, "households": households})
+    reads.clear()
+    after = coverage(store, as_of=DAY)
+    had = {r.rule.id: len(r.gaps) for r in before.results}
+    grown = {r.rule.id: len(r.gaps) for r in after.results}
+    assert grown["household_has_contact"] == had["household_has_contact"] + 300
+    assert grown["grid_has_branch"] == had["grid_has_branch"] + 8
+    assert sum(reads.values()) == few, reads
+    # a household's trail is 7 nodes long (household, building ... city): Neo4j climbs
+    # the gaps' trails a level at a time, all gaps at once
+    assert few <= len(by_focus(select(None, None))) + 7 + 6, reads

@@ -124,6 +124,9 @@ SETUP: list[str] = [
         f"CREATE INDEX {rel.value.lower()}_key IF NOT EXISTS FOR ()-[r:{rel.value}]-() ON (r.key)"
         for rel in BY_LINK
     ),
+    # most coverage rules check areas of a kind (grids, communities...): a seek, not a
+    # scan of every area for each focus (the district's report: 1.80M db hits, not 2.41M)
+    "CREATE INDEX area_kind IF NOT EXISTS FOR (n:Area) ON (n.kind)",
 ]
 
 # -- the import lease: one node, outside the graph (no Node label) ---------------------------

@@ -115,13 +115,17 @@ def display_name(node: Node, names: dict[str, str]) -> str:
     return str(props.get("name") or props["id"])
 
 
-def describe(store: Store, ids: Collection[str]) -> dict[str, tuple[str, str]]:
+def describe(
+    store: Store, ids: Collection[str], found: Mapping[str, Above] | None = None
+) -> dict[str, tuple[str, str]]:
     """``id -> (name, path)`` for each id: the path joins the names along its trail.
 
-    Three store reads for any number of ids: every node on the ids' trails, then the
+    Three store reads for any number of ids: every node on the ids' trails (unless the
+    caller ``found`` them, as ``Store.ancestors`` along ``TRAIL_RELS`` would), then the
     pairings and dispatches among them, whose names come from their ends, then those
     ends' names."""
-    found = store.ancestors(ids, TRAIL_RELS)
+    if found is None:
+        found = store.ancestors(ids, TRAIL_RELS)
     named = [i for i, up in found.items() if up.label in (Label.PAIRING, Label.DISPATCH)]
     ends = store.nodes(named)
     wanted = {end for node in ends.values() for end in node.refs.values()}
