@@ -13,9 +13,10 @@ full report and each rule beside the same rules in hand-written DuckDB SQL over 
 CSV files (``hand_sql.py``). Every rule's gaps must be the same in all of them.
 
 Neo4j is measured in its own process against hand-written Cypher, and served the same
-lookups by ``grassroots serve``. Results are printed and written to
-``benchmarks/results/SCALE.md``, each aim of issue 10 a row with its figure, its
-baseline, the ratio, and whether it is met.
+lookups by ``grassroots serve``. On each store, ``load.py`` then times the same lookups
+under load (200 in flight) idle, beside a full report and beside an import. Results
+are printed and written to ``benchmarks/results/SCALE.md``, each aim of issue 10 a row
+with its figure, its baseline, the ratio, and whether it is met.
 """
 
 from __future__ import annotations
