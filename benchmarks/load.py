@@ -68,6 +68,7 @@ class Phase:
 
     times: dict[str, list[float]] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)  # each query's first failure
     seconds: float = 0.0
     beside: list[float] = field(default_factory=list)  # each background job's seconds
     beside_failed: int = 0
@@ -91,6 +92,7 @@ class Phase:
             "beside_n": len(self.beside),
             "beside_s": statistics.median(self.beside) if self.beside else 0.0,
             "beside_failed": self.beside_failed,
+            "why": self.why,
         }
 
 
@@ -117,21 +119,28 @@ async def drive(
                 start = time.perf_counter()
                 try:
                     reply = await http.post("/graphql", json=body)
-                    ok = reply.status_code == 200 and _answered(reply.json())
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
+                    why = _failure(reply)
+                except httpx.HTTPError as exc:
+                    why = f"{exc.__class__.__name__}: {exc}"
+                if why is None:
                     phase.times.setdefault(name, []).append(time.perf_counter() - start)
                 else:
                     phase.failed[name] = phase.failed.get(name, 0) + 1
+                    phase.why.setdefault(name, why[:200])
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.seconds = time.perf_counter() - start
 
 
-def _answered(reply: dict[str, Any]) -> bool:
-    return "errors" not in reply and bool(reply.get("data"))
+def _failure(reply: httpx.Response) -> str | None:
+    """Why a reply is no answer (not 200, no data, errors), or None when it is one."""
+    if reply.status_code != 200:
+        return f"HTTP {reply.status_code}: {reply.text}"
+    answer = reply.json()
+    if "errors" in answer or not answer.get("data"):
+        return str(answer.get("errors") or "no data")
+    return None
 
 
 @contextmanager
@@ -166,7 +175,10 @@ def report_job(url: str, day: str) -> Callable[[], bool]:
             )
         except httpx.HTTPError:
             return False
-        return reply.status_code == 200 and _answered(reply.json())
+        why = _failure(reply)
+        if why is not None:
+            sys.stderr.write(f"load: the report failed: {why[:500]}\n")
+        return why is None
 
     return job
 
@@ -282,8 +294,15 @@ def section(r: dict[str, Any], title: str, lookup_aim: float, org_chart_aim: flo
             cells.append(f" {x['p50_ms']:.0f} / {x['p99_ms']:.0f} ms{mark} |")
         failed = sum(x["failed"] for x in p["queries"].values())
         lines.append(f"| {name} | {p['per_s']:,.0f} | {done} |" + "".join(cells) + f" {failed} |")
+    failures = [
+        f"- {name}, {query}, the first failure: {why}"
+        for name in PHASES
+        for query, why in figures[name]["why"].items()
+    ]
     lines += [
         "",
+        *failures,
+        *([""] if failures else []),
         f"Aims (p99): {lookup_aim:g} ms for a lookup, {org_chart_aim:g} ms for orgChart"
         " (depth: 3); **over** marks a p99 above its aim. Peak RSS of `grassroots serve`"
         f" through the three phases: {r['serve_rss_mb']:,.0f} MB.",
