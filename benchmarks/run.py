@@ -13,9 +13,10 @@ full report and each rule beside the same rules in hand-written DuckDB SQL over 
 CSV files (``hand_sql.py``). Every rule's gaps must be the same in all of them.
 
 Neo4j is measured in its own process against hand-written Cypher, and served the same
-lookups by ``grassroots serve``. Results are printed and written to
-``benchmarks/results/SCALE.md``, each aim of issue 10 a row with its figure, its
-baseline, the ratio, and whether it is met.
+lookups by ``grassroots serve``. On each store, ``load.py`` then times the same lookups
+under load (200 in flight) idle, beside a full report and beside an import. Results
+are printed and written to ``benchmarks/results/SCALE.md``, each aim of issue 10 a row
+with its figure, its baseline, the ratio, and whether it is met.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import lookups
+from load import measure as measure_load
+from load import section as load_section
 from processes import Ran, best, grassroots, run, serve
 
 HERE = Path(__file__).resolve().parent
@@ -359,6 +362,7 @@ def measure_embedded(scale: str, calls: int) -> dict[str, Any]:
         with serve(env) as served:
             out["lookups"] = lookups.measure(served.url, folder, calls)
         commands["grassroots serve (while answering the lookups)"] = Ran(0.0, served.rss_mb, "")
+        under_load(out, env, folder)
     out["commands"] = {name: {"s": r.seconds, "rss_mb": r.rss_mb} for name, r in commands.items()}
     return out
 
@@ -375,8 +379,37 @@ def measure_neo4j(scale: str, calls: int) -> dict[str, Any]:
     with serve(env) as served:
         out["lookups"] = lookups.measure(served.url, folder, calls)
     out["serve_rss_mb"] = served.rss_mb
+    under_load(out, env, folder)
     run([*grassroots(), "reset", "--yes"], env, show_errors=False)
     return out
+
+
+# -- under load (load.py) -----------------------------------------------------------------
+
+LOAD = {"concurrency": 200, "total": 2000}  # a few hundred in flight, bounded
+
+
+def under_load(out: dict[str, Any], env: dict[str, str], folder: Path) -> None:
+    """Lookups under load beside a report and an import, on the store ``env`` names,
+    which holds the ledger in ``folder`` (and holds it again afterwards)."""
+    note(f"{out['store']}: lookups under load ({LOAD['concurrency']} in flight)")
+    out["load"] = measure_load(env, folder, note=note, **LOAD)
+
+
+def load_aims(store: str) -> tuple[float, float]:
+    """The p99 aims of a simple lookup and of orgChart(depth: 3) on ``store``."""
+    chart = AIM_NEO4J_ORG_CHART_P99_MS if store == "neo4j" else AIM_ORG_CHART_P99_MS
+    return AIM_LOOKUP_P99_MS, chart
+
+
+def load_tables(results: list[dict[str, Any]]) -> list[str]:
+    """An "under load" table per store measured, after the stores' own sections."""
+    lines = []
+    for r in results:
+        if "load" in r:
+            title = f"{r['store']}, {r['scale']} scale"
+            lines += load_section(r["load"], title, *load_aims(r["store"]))
+    return lines
 
 
 # -- the tables ---------------------------------------------------------------------------
@@ -594,7 +627,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
     ]
     for r in results:
         lines += embedded_section(r) if r["store"] == "local" else neo4j_section(r)
-    return "\n".join(lines)
+    return "\n".join(lines + load_tables(results))
 
 
 def main() -> None:

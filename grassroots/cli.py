@@ -550,7 +550,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from grassroots.graph.duck import DuckStore
     from grassroots.graph.served import announced
 
-    application = create_app(settings)
+    # opened here, not by create_app, so that what opening tells (the Neo4j server it
+    # found, a store it moved) reaches the user's stderr as every other command's does
+    application = create_app(settings, open_store(settings, _notice))
     chosen = _free_port(host, port)
     if chosen != port:
         out.print(f"port {port} is taken; using {chosen}")

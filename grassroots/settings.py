@@ -6,7 +6,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -14,6 +22,30 @@ from grassroots.errors import ConfigError
 
 EMBEDDED_ALIASES = frozenset({"memory", "duckdb"})
 """The embedded store's earlier names, which planners' scripts still pass."""
+
+
+LOCAL_NEO4J_PASSWORD = "grassroots-test"
+"""The password tools/neo4j/neo4j.sh (`make neo4j-start`) gives its server by default."""
+
+
+def local_neo4j_uri_file(home: Path | None = None, start: Path | None = None) -> Path | None:
+    """The file in which the server `make neo4j-start` runs wrote its URI: ``home/uri``
+    when NEO4J_HOME_DIR names its home, else ``.neo4j/uri`` in the current directory or
+    the nearest folder above it that holds one (as git finds ``.git``), so that any
+    folder of a checkout finds the checkout's server. None when there is none: a
+    stopped server takes its ``uri`` away, so one left behind means it died."""
+    if home is not None:
+        candidates = [home / "uri"]
+    else:
+        here = (start or Path.cwd()).resolve()
+        candidates = [folder / ".neo4j" / "uri" for folder in (here, *here.parents)]
+    for candidate in candidates:
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # a folder we may not look into holds no server of ours
+            continue
+    return None
 
 
 class StoreKind(StrEnum):
@@ -51,6 +83,10 @@ class Settings(BaseSettings):
     neo4j_user: str = Field("neo4j", validation_alias=_env("NEO4J_USER"))
     neo4j_password: SecretStr = Field(SecretStr(""), validation_alias=_env("NEO4J_PASSWORD"))
     neo4j_database: str = Field("neo4j", validation_alias=_env("NEO4J_DATABASE"))
+    # Where `make neo4j-start` keeps its server (tools/neo4j/neo4j.sh); without NEO4J_URI
+    # the URI it wrote there is used (local_neo4j_uri_file), and said so on stderr.
+    neo4j_home: Path | None = Field(None, validation_alias=_env("NEO4J_HOME_DIR"))
+    _neo4j_uri_file: Path | None = PrivateAttr(None)
     # Rows per UNWIND batch. A district import into Neo4j (107k rows, 2 cores, one run
     # each, in this order): 1,000 -> 23.8 s (cold JVM), 5,000 -> 15.1 s, 20,000 -> 13.9 s.
     # 5,000 keeps each statement's memory small for a cost within the noise.
@@ -112,6 +148,39 @@ class Settings(BaseSettings):
                     )
         return value
 
+    @model_validator(mode="after")
+    def _local_neo4j(self) -> Settings:
+        """Without NEO4J_URI, the server `make neo4j-start` runs, when it wrote its URI
+        (and its password unless NEO4J_PASSWORD names another, as neo4j.sh takes it)."""
+        if "neo4j_uri" in self.model_fields_set:  # an explicit NEO4J_URI always wins
+            return self
+        found = local_neo4j_uri_file(self.neo4j_home)
+        try:
+            uri = found.read_text(encoding="utf-8").strip() if found else ""
+        except OSError:
+            uri = ""
+        if found and uri:
+            self.neo4j_uri = uri
+            if "neo4j_password" not in self.model_fields_set:
+                self.neo4j_password = SecretStr(LOCAL_NEO4J_PASSWORD)
+            self._neo4j_uri_file = found
+        return self
+
+    @property
+    def neo4j_uri_file(self) -> Path | None:
+        """The ``.neo4j/uri`` file ``neo4j_uri`` was read from, or None (NEO4J_URI, or
+        the default address)."""
+        return self._neo4j_uri_file
+
+    def neo4j_found(self) -> str | None:
+        """The line that tells a user which server they got when they named none."""
+        if self._neo4j_uri_file is None:
+            return None
+        return (
+            f"neo4j: using the server make neo4j-start runs at {self.neo4j_uri}"
+            f" ({_shown(self._neo4j_uri_file)})"
+        )
+
     def grants(self) -> dict[str, frozenset[str]]:
         """token -> grants, from ``api_tokens``; a malformed entry fails fast."""
         out: dict[str, frozenset[str]] = {}
@@ -127,6 +196,14 @@ class Settings(BaseSettings):
                 )
             out[token.strip()] = names | {"read"}
         return out
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it lies below it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def load_settings(**overrides: object) -> Settings:

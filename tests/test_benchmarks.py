@@ -5,6 +5,8 @@ answers another question would make every ratio in benchmarks/results/ a lie."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -20,10 +22,12 @@ from grassroots.sample.city import generate, write_bundle
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import hand_sql
+import load
 import plain
-from run import TEN
+from run import TEN, load_aims
 
 DAY = date(2026, 6, 30)
+GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +52,37 @@ def test_plain_python_and_hand_sql_find_the_stores_gaps(store: Store, ledger: Pa
         sum(1 for _ in p.open(encoding="utf-8")) - 1 for p in ledger.glob("*.csv")
     )
     assert {rule: hand_sql.evaluate(db, rule, DAY) for rule in TEN} == ours
+
+
+def test_the_load_harness_times_every_lookup_beside_a_report_and_an_import(
+    env: dict[str, str], store_kind: str, ledger: Path
+) -> None:
+    """benchmarks/load.py at a tiny scale: every lookup answered in every phase, a report
+    and an import run beside them, the table written, and the store left as it was."""
+    grassroots = [GRASSROOTS, "import", str(ledger)]
+    assert subprocess.run(grassroots, env=env, capture_output=True).returncode == 0
+    total = 60
+    figures = load.measure(env, ledger, concurrency=8, total=total)
+
+    for name in load.PHASES:
+        phase = figures["phases"][name]
+        assert set(phase["queries"]) == set(load.MIXED), name
+        assert sum(q["n"] for q in phase["queries"].values()) == total, name
+        assert all(q["failed"] == 0 for q in phase["queries"].values()), phase
+        assert all(0 < q["p50_ms"] <= q["p99_ms"] for q in phase["queries"].values()), phase
+        assert phase["per_s"] > 0
+    for name in ("report", "import"):  # each ran beside the lookups, and never failed
+        assert figures["phases"][name]["beside_n"] >= 1, figures["phases"][name]
+        assert figures["phases"][name]["beside_failed"] == 0
+        assert figures["phases"][name]["beside_s"] > 0
+    assert figures["phases"]["idle"]["beside_n"] == 0
+
+    table = load.section(figures, f"{store_kind}, small scale", *load_aims(store_kind))
+    rows = [line for line in table if line.startswith(("| idle", "| report", "| import"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| idle", "| report", "| import"]
+    assert all(row.count(" ms") == len(load.MIXED) for row in rows)
+
+    again = subprocess.run(grassroots, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    updated = [int(n) for n in re.findall(r"(\d+) updated", again.stdout)]
+    assert updated and not any(updated), again.stdout  # the ledger itself, as before

@@ -18,10 +18,13 @@ def open_store(settings: Settings, notice: Callable[[str], None] = _log) -> Stor
     """The store the settings name, opened and ready. An embedded store that a live
     ``grassroots serve`` holds is that server's, through ``ServedStore``; an embedded
     store of an earlier version in the folder is moved into it first, and ``notice`` told
-    what moved."""
+    what moved; a Neo4j server found without NEO4J_URI (``make neo4j-start``'s) is named
+    to ``notice`` too."""
     if settings.store is StoreKind.NEO4J:
         from grassroots.graph.neo4j import Neo4jStore
 
+        if found := settings.neo4j_found():
+            notice(found)
         return Neo4jStore.from_settings(settings)
     from grassroots.graph.duck import DuckStore
     from grassroots.graph.migrate import migrate

@@ -549,6 +549,12 @@ class Neo4jStore:
             ) from None
         except (ServiceUnavailable, OSError) as exc:
             driver.close()
+            if found := settings.neo4j_uri_file:  # left behind by a server that died
+                raise StoreUnavailable(
+                    f"the Neo4j server make neo4j-start ran is not running: {found} names"
+                    f" {settings.neo4j_uri}, which does not answer. Run make neo4j-start,"
+                    " or set NEO4J_URI to another server"
+                ) from None
             raise StoreUnavailable(
                 f"cannot reach {where}: {exc}. Start it (make neo4j-start, or docker compose"
                 " up neo4j) or point NEO4J_URI at a running server"
