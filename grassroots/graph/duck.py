@@ -1315,16 +1315,25 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
             )
         return tallies
 
-    def updated_rows(self, table: Table, changed: str, where: str) -> list[tuple[Any, ...]]:
+    def updated_rows(
+        self, table: Table, changed: str, where: str, after: int = 0, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
         """The rows ``classify`` found updated that ``where`` (over ``c``, the changed
-        row, and ``s``) doubts, each as ``_row`` and then the store's column order."""
-        return self.execute(f"""
+        row, and ``s``) doubts, each as ``_row`` and then the store's column order; in
+        row order from after row ``after``, at most ``limit`` of them if given."""
+        return self.execute(
+            f"""
 SELECT c._row, {self._staged_select(table)}
 FROM {changed} AS c
 JOIN {staged_name(table)} AS s ON s._row = c._row
 WHERE c.status = 'updated'
   AND {where}
-""")
+  AND c._row > $after
+ORDER BY c._row
+LIMIT $limit
+""",
+            {"after": after, "limit": limit},
+        )
 
     def mark(self, changed: str, rows: list[int], status: str) -> None:
         if rows:

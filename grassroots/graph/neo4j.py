@@ -19,6 +19,12 @@ a transaction's memory, so it commits in parts of that size, in order: nodes, th
 references, links. If a part fails, the error says which parts are written; running the
 import again, which writes only what differs, finishes it.
 
+A ledger import takes the staged path (``stage()``, ``Neo4jStaging`` at the end of this
+module): the bundle is validated and diffed in a DuckDB database of the import's own,
+what the checks need of the store is read a page at a time, unchanged rows are found by
+the digest (``HASH``) each staged write leaves on what it writes, and the changed rows are
+streamed from DuckDB as the batches above, in the same order, transactions and parts.
+
 Reads go through ``execute_query`` with read routing, so a cluster's followers
 and read replicas serve them. Each read sees one committed state, and an import that
 fits one transaction is seen whole or not at all.
@@ -243,7 +249,9 @@ SET r.{HASH} = row.hash
 
 def stored_nodes(label: Label) -> str:
     """One page of a label's stored ids (keyset paging on its ``id`` index), with what
-    the import's checks read (a tree's parent, an area's kind) and the digest."""
+    the import's checks read (a tree's parent, an area's kind) and the digest; ``last``
+    is where the next page begins, in Neo4j's order of strings (UTF-16 units, which is
+    not Python's for characters beyond U+FFFF)."""
     fields = ["n.id"]
     parent = ""
     if label in PARENT:
@@ -258,7 +266,7 @@ WHERE n.id > $after
 WITH n
 ORDER BY n.id
 LIMIT $page
-{parent}RETURN collect([{", ".join(fields)}]) AS rows
+{parent}RETURN collect([{", ".join(fields)}]) AS rows, max(n.id) AS last
 """
 
 
@@ -271,7 +279,7 @@ WHERE r.key > $after
 WITH r
 ORDER BY r.key
 LIMIT $page
-RETURN collect([r.key, r.{HASH}]) AS rows
+RETURN collect([r.key, r.{HASH}]) AS rows, max(r.key) AS last
 """
 
 
@@ -930,16 +938,17 @@ class Neo4jStaging(Staging):
         page as one list)."""
         after = ""
         while True:
-            rows = self.store.read_rows(cypher, after=after, page=self.store.batch)
+            (page,) = self.store.read(cypher, after=after, page=self.store.batch)
+            rows = page["rows"]
             if not rows:
                 return
             width = len(rows[0])
             columns = {f"c{i}": [row[i] for row in rows] for i in range(width)}
             lists = ", ".join(f"UNNEST($c{i}::VARCHAR[])" for i in range(width))
             self.execute(f"INSERT INTO main.{q(name)}\nSELECT {lists}", columns)
-            after = max(columns["c0"])
             if len(rows) < self.store.batch:
                 return
+            after = page["last"]  # Neo4j's string order, which its ``>`` pages by
 
     def digest(self, table: Table) -> str:
         """The SQL digest of a staged row: of everything it writes, in the store's column
@@ -959,10 +968,11 @@ class Neo4jStaging(Staging):
                 stored=q(layout.name),
             )
         )
-        doubted = self.updated_rows(table, changed, "c.doubt")
         same: list[int] = []
-        for start in range(0, len(doubted), self.store.batch):
-            chunk = doubted[start : start + self.store.batch]
+        after = 0
+        # a page at a time: a store the row path wrote has every row in doubt
+        while chunk := self.updated_rows(table, changed, "c.doubt", after, self.store.batch):
+            after = int(chunk[-1][0])
             new = {int(row[0]): self.element(table, row[1:]) for row in chunk}
             if table.label is not None:
                 nodes = [e for e in new.values() if isinstance(e, Node)]
