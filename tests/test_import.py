@@ -714,7 +714,6 @@ def _broken(seed: int) -> Ledger:
     return ledger
 
 
-@pytest.mark.parametrize("store_kind", ["duckdb"])
 def test_the_columnar_path_reports_exactly_what_the_row_path_reports(
     store: Store, tmp_path: Path
 ) -> None:
@@ -752,13 +751,13 @@ def test_the_columnar_path_reports_exactly_what_the_row_path_reports(
 
 def test_each_store_imports_by_the_path_registered_for_its_name(store: Store) -> None:
     """The columnar path is chosen by the store's name in a registry, as coverage
-    evaluators are, not by the store's class: the embedded DuckDB store stages a bundle
-    in SQL; a store without a registered path takes the row path."""
-    from grassroots.graph.duck import DuckStore
+    evaluators are, not by the store's class: both stores stage a bundle in DuckDB (the
+    embedded one beside itself, Neo4j in a database of the import's own); a store
+    without a registered path takes the row path."""
     from grassroots.importers.ledger import IMPORTERS, import_rows, importer_for
 
-    expected = IMPORTERS[DuckStore.name] if store.name == DuckStore.name else import_rows
-    assert importer_for(store) is expected
+    assert importer_for(store) is IMPORTERS[store.name]
+    assert importer_for(store) is not import_rows
 
 
 # -- CSV read by DuckDB: the same rows, numbers and problems as Python's reader ------------
@@ -836,7 +835,6 @@ def _odd_ledger(folder: Path, seed: int) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("store_kind", ["duckdb"])
 def test_csv_read_in_sql_numbers_rows_and_reports_exactly_as_the_python_reader(
     store: Store, tmp_path: Path
 ) -> None:

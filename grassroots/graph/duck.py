@@ -1035,7 +1035,7 @@ FROM {q(label.value)} AS n
         """A place for an import's validated tables beside this store (its own cursor,
         reading the latest committed state); ``Staging.close`` drops it."""
         cur = self._connection().cursor()
-        staging = Staging(self, cur)
+        staging = DuckStaging(self, cur)
         staging.execute(stored_ids_view())
         return staging
 
@@ -1174,14 +1174,23 @@ the rows keep the file's order, so the table's ``rowid + 1`` is a record's numbe
 
 
 class Staging:
-    """An import's validated tables as temporary tables of one cursor on the store, so
-    that checking them against what is stored, diffing and writing are set operations.
-    The tables vanish with the cursor (``close``)."""
+    """An import's validated tables as temporary tables of one DuckDB cursor, so that
+    checking them against what is stored, diffing and writing are set operations. The
+    tables vanish with the cursor (``close``).
 
-    def __init__(self, store: DuckStore, cur: duckdb.DuckDBPyConnection) -> None:
-        self.store = store
+    What is stored is read through tables named as the store's (``main."Area"``...)
+    holding at least ``id`` (or a link's ``key``), a tree's parent column and an area's
+    ``kind``: the store's own tables for the embedded store (``DuckStaging``), a copy of
+    what the checks need, read in bulk, for another store (``Neo4jStaging`` in
+    ``graph.neo4j``). That, how a row's fate is found (``classify``) and the write are
+    all that differ; the checks (``importers.ledger``) and their messages are one."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
         self.cur = cur
         self.tables: list[StagedTable] = []
+        self.rehash = 0
+        """How many unchanged rows ``diff`` found whose mark (``rehash``) ``write`` must
+        still write: an import that changes nothing may have these to write."""
 
     def add(
         self,
@@ -1236,6 +1245,10 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
             return False
         return True
 
+    def read_store(self) -> None:
+        """Bring in what the checks and the diff read of the store; called inside the
+        import's critical section, so that it is the state the write will change."""
+
     def stored_tree(self, label: Label) -> str:
         """A query of the stored tree of areas or party orgs, as ``DuckStore.tree`` reads
         it: ``id``, ``parent`` and (areas only) ``kind``."""
@@ -1264,8 +1277,9 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
         assert table.rel is not None
         return LINK_LAYOUTS[table.rel]
 
-    def _staged_select(self, table: Table) -> str:
-        """A staged table's rows in the store's column order (``_node`` / ``_link`` read them)."""
+    def staged_parts(self, table: Table) -> list[str]:
+        """A staged table's row in the store's column order (``_node`` / ``_link`` read
+        it), as SQL expressions over the alias ``s``."""
         layout = self._layout(table)
         props = [f"s.{q(c.name)}" for c in layout.props]
         if table.is_node:
@@ -1273,31 +1287,103 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
         else:
             ends = [f"s.{q(ref.column)}" for ref in table.refs]
             head = [link_key(table, "s"), *ends, *props]
-        return ", ".join([*head, "CAST(s._extra AS JSON)"])
+        return [*head, "CAST(s._extra AS JSON)"]
+
+    def _staged_select(self, table: Table) -> str:
+        return ", ".join(self.staged_parts(table))
+
+    def classify(self, table: Table, changed: str) -> None:
+        """Create the temporary table ``changed``: per staged row, ``_row``, ``_key`` and
+        ``status`` (``created``, ``updated``, ``unchanged``; ``rehash``, which a store may
+        use for a row that is unchanged but must be marked so)."""
+        raise NotImplementedError
 
     def diff(self) -> dict[str, tuple[int, int, int]]:
         """Per staged table, how many rows are created, updated and unchanged; each row's
         fate is kept (``changed_TABLE``) for ``write``."""
         tallies: dict[str, tuple[int, int, int]] = {}
         for staged in self.tables:
-            table, layout = staged.table, self._layout(staged.table)
-            key = "s.id" if table.is_node else link_key(table, "s")
-            mine = [f"s.{q(c.name)}" for c in layout.props]
-            theirs = [f"n.{q(c.name)}" for c in layout.props]
-            if table.is_node:
-                mine += [f"s.{q(name)}" for name, _ in layout.refs]
-                theirs += [f"n.{q(name)}" for name, _ in layout.refs]
-            else:
-                mine += [f"s.{q(ref.column)}" for ref in table.refs]
-                theirs += ['n."start"', 'n."end"']
-            mine.append("s._extra")
-            theirs.append("CAST(n.extra AS VARCHAR)")
-            same = "\n   AND ".join(
-                f"{a} IS NOT DISTINCT FROM {b}" for a, b in zip(mine, theirs, strict=True)
+            table = staged.table
+            changed = changed_name(table)
+            self.classify(table, changed)
+            counts = dict(self.execute(f"SELECT status, count(*) FROM {changed} GROUP BY status"))
+            self.rehash += int(counts.get("rehash", 0))
+            tallies[table.name] = (
+                int(counts.get("created", 0)),
+                int(counts.get("updated", 0)),
+                int(counts.get("unchanged", 0)) + int(counts.get("rehash", 0)),
             )
-            stored_key = "n.id" if table.is_node else "n.key"
-            changed = q(f"changed_{table.name}")
-            self.execute(f"""
+        return tallies
+
+    def updated_rows(
+        self, table: Table, changed: str, where: str, after: int = 0, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows ``classify`` found updated that ``where`` (over ``c``, the changed
+        row, and ``s``) doubts, each as ``_row`` and then the store's column order; in
+        row order from after row ``after``, at most ``limit`` of them if given."""
+        return self.execute(
+            f"""
+SELECT c._row, {self._staged_select(table)}
+FROM {changed} AS c
+JOIN {staged_name(table)} AS s ON s._row = c._row
+WHERE c.status = 'updated'
+  AND {where}
+  AND c._row > $after
+ORDER BY c._row
+LIMIT $limit
+""",
+            {"after": after, "limit": limit},
+        )
+
+    def mark(self, changed: str, rows: list[int], status: str) -> None:
+        if rows:
+            self.execute(
+                f"UPDATE {changed}\nSET status = $status\n"
+                "WHERE _row IN (SELECT UNNEST($rows::BIGINT[]))",
+                {"rows": rows, "status": status},
+            )
+
+    def element(self, table: Table, row: Sequence[Any]) -> Node | Link:
+        layout = self._layout(table)
+        if table.label is not None:
+            return _node(table.label, layout, row)
+        assert table.rel is not None
+        return _link(table.rel, layout, row)
+
+    def write(self, progress: Progress = silent) -> None:
+        """Write the rows ``diff`` found created or updated (or to be rehashed)."""
+        raise NotImplementedError
+
+
+def changed_name(table: Table) -> str:
+    return q(f"changed_{table.name}")
+
+
+class DuckStaging(Staging):
+    """The embedded store's staging: temporary tables beside the store's own."""
+
+    def __init__(self, store: DuckStore, cur: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(cur)
+        self.store = store
+
+    def classify(self, table: Table, changed: str) -> None:
+        layout = self._layout(table)
+        key = "s.id" if table.is_node else link_key(table, "s")
+        mine = [f"s.{q(c.name)}" for c in layout.props]
+        theirs = [f"n.{q(c.name)}" for c in layout.props]
+        if table.is_node:
+            mine += [f"s.{q(name)}" for name, _ in layout.refs]
+            theirs += [f"n.{q(name)}" for name, _ in layout.refs]
+        else:
+            mine += [f"s.{q(ref.column)}" for ref in table.refs]
+            theirs += ['n."start"', 'n."end"']
+        mine.append("s._extra")
+        theirs.append("CAST(n.extra AS VARCHAR)")
+        same = "\n   AND ".join(
+            f"{a} IS NOT DISTINCT FROM {b}" for a, b in zip(mine, theirs, strict=True)
+        )
+        stored_key = "n.id" if table.is_node else "n.key"
+        self.execute(f"""
 CREATE OR REPLACE TEMP TABLE {changed} AS
 SELECT s._row, {key} AS _key,
   CASE WHEN {stored_key} IS NULL THEN 'created'
@@ -1307,14 +1393,7 @@ SELECT s._row, {key} AS _key,
 FROM {staged_name(table)} AS s
 LEFT JOIN main.{q(layout.name)} AS n ON {stored_key} = {key}
 """)
-            self._settle_extras(table, changed)
-            counts = dict(self.execute(f"SELECT status, count(*) FROM {changed} GROUP BY status"))
-            tallies[table.name] = (
-                int(counts.get("created", 0)),
-                int(counts.get("updated", 0)),
-                int(counts.get("unchanged", 0)),
-            )
-        return tallies
+        self._settle_extras(table, changed)
 
     def _settle_extras(self, table: Table, changed: str) -> None:
         """An updated row whose stored version has ``extra`` JSON may differ only in how
@@ -1322,37 +1401,16 @@ LEFT JOIN main.{q(layout.name)} AS n ON {stored_key} = {key}
         layout = self._layout(table)
         stored_key = "n.id" if table.is_node else "n.key"
         stored = select_nodes(layout, "TRUE") if table.is_node else select_links(layout, "TRUE")
-        rows = self.execute(f"""
-SELECT c._row, {self._staged_select(table)}
-FROM {changed} AS c
-JOIN {staged_name(table)} AS s ON s._row = c._row
-WHERE c.status = 'updated'
-  AND c.stored_extra
-""")
-        if not rows:
-            return
         same: list[int] = []
-        for row in rows:
-            new = self._element(table, row[1:])
+        for row in self.updated_rows(table, changed, "c.stored_extra"):
+            new = self.element(table, row[1:])
             key = new.key if isinstance(new, Link) else new.id
             found = self.execute(
                 stored.replace("WHERE TRUE", f"WHERE {stored_key} = $key"), {"key": key}
             )
-            if found and self._element(table, found[0]) == new:
+            if found and self.element(table, found[0]) == new:
                 same.append(int(row[0]))
-        if same:
-            self.execute(
-                f"UPDATE {changed}\nSET status = 'unchanged'\n"
-                "WHERE _row IN (SELECT UNNEST($rows::BIGINT[]))",
-                {"rows": same},
-            )
-
-    def _element(self, table: Table, row: Sequence[Any]) -> Node | Link:
-        layout = self._layout(table)
-        if table.label is not None:
-            return _node(table.label, layout, row)
-        assert table.rel is not None
-        return _link(table.rel, layout, row)
+        self.mark(changed, same, "unchanged")
 
     # -- the write: one transaction ----------------------------------------------------
 
@@ -1379,7 +1437,7 @@ WHERE c.status = 'updated'
 
     def _write_table(self, table: Table) -> None:
         layout = self._layout(table)
-        changed = q(f"changed_{table.name}")
+        changed = changed_name(table)
         stored_key = "id" if table.is_node else "key"
         self.cur.execute(f"""
 DELETE FROM main.{q(layout.name)}

@@ -29,6 +29,12 @@ the importer (``Neo4jStore.nodes`` and the rest); the ``AsyncDriver`` runs the s
 for the API (``Neo4jReads``), on an event loop of the store's own (``AsyncSide``), so a
 read never holds the API's loop, whichever loop awaits it.
 
+A ledger import takes the staged path (``stage()``, ``Neo4jStaging`` at the end of this
+module): the bundle is validated and diffed in a DuckDB database of the import's own,
+what the checks need of the store is read a page at a time, unchanged rows are found by
+the digest (``HASH``) each staged write leaves on what it writes, and the changed rows are
+streamed from DuckDB as the batches above, in the same order, transactions and parts.
+
 The import's critical section (``exclusive()``) is a lease: one ``GrassrootsLock`` node,
 taken in a write transaction of its own that records an owner token, the host, the pid
 and an expiry; a thread renews it while the import runs (a parted import may take long),
@@ -41,7 +47,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -57,8 +65,12 @@ from collections.abc import (
 )
 from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any, LiteralString, TypeVar
 
+import duckdb
 import neo4j
 from neo4j import (
     AsyncGraphDatabase,
@@ -76,6 +88,17 @@ from neo4j.exceptions import (
 )
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
+from grassroots.graph.duck import (
+    HOLDERS,
+    LINK_LAYOUTS,
+    NODE_LAYOUTS,
+    Staging,
+    changed_name,
+    link_key,
+    q,
+    staged_name,
+    stored_ids_view,
+)
 from grassroots.graph.store import (
     ASYNC_READS,
     MAX_DEPTH,
@@ -98,7 +121,7 @@ from grassroots.graph.store import (
     process_alive,
 )
 from grassroots.progress import Progress, silent
-from grassroots.schema import BY_LABEL, Label, Link, Node, Props, RelType
+from grassroots.schema import BY_LABEL, TABLES, Label, Link, Node, Props, RelType, Table
 from grassroots.schema.tables import BY_LINK, REFERENCE_TYPES
 from grassroots.settings import Settings
 
@@ -222,6 +245,72 @@ SET r = row.props
 SET r.key = row.key
 """
     )
+
+
+HASH = "_grassroots_hash"
+"""A property of every node and relationship the staged import writes: a digest of the
+staged row it wrote (``Neo4jStaging.digest``), so that a re-import finds its unchanged
+rows by comparing digests read in bulk, not elements rebuilt in Python. It is the
+store's own: every read strips it (``_own``), and any other write (``SET n = ...`` of the
+row path, a mutation) drops it, so that row counts as changed and is compared in full."""
+
+HASH_VERSION = "1"
+"""Part of every digest: change it when what a staged row writes changes, and every
+stored digest then differs (and the rows are compared in full, once)."""
+
+
+def rehash_nodes() -> str:
+    return f"""
+UNWIND $rows AS row
+MATCH (n:Node {{id: row.id}})
+USING INDEX SEEK n:Node(id)
+SET n.{HASH} = row.hash
+"""
+
+
+def rehash_links(rel: RelType) -> str:
+    return f"""
+UNWIND $rows AS row
+MATCH ()-[r:{rel.value} {{key: row.key}}]->()
+USING INDEX SEEK r:{rel.value}(key)
+SET r.{HASH} = row.hash
+"""
+
+
+def stored_nodes(label: Label) -> str:
+    """One page of a label's stored ids (keyset paging on its ``id`` index), with what
+    the import's checks read (a tree's parent, an area's kind) and the digest; ``last``
+    is where the next page begins, in Neo4j's order of strings (UTF-16 units, which is
+    not Python's for characters beyond U+FFFF)."""
+    fields = ["n.id"]
+    parent = ""
+    if label in PARENT:
+        parent = f"OPTIONAL MATCH (n)-[:{PARENT[label].value}]->(parent:Node)\n"
+        fields.append("parent.id")
+    if label is Label.AREA:
+        fields.append("n.kind")
+    fields.append(f"n.{HASH}")
+    return f"""
+MATCH (n:{label.value})
+WHERE n.id > $after
+WITH n
+ORDER BY n.id
+LIMIT $page
+{parent}RETURN collect([{", ".join(fields)}]) AS rows, max(n.id) AS last
+"""
+
+
+def stored_links(rel: RelType) -> str:
+    """One page of a link type's stored keys (keyset paging on its ``key`` index) and
+    their digests."""
+    return f"""
+MATCH ()-[r:{rel.value}]->()
+WHERE r.key > $after
+WITH r
+ORDER BY r.key
+LIMIT $page
+RETURN collect([r.key, r.{HASH}]) AS rows, max(r.key) AS last
+"""
 
 
 READ_NODES = f"""
@@ -364,7 +453,16 @@ CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
 """
 
 
-Batch = tuple[str, list[Any], int]  # Cypher, its rows, how many ledger rows they count for
+@dataclass(frozen=True)
+class Batch:
+    """One statement of a write: its Cypher, how many rows it sends, how many ledger rows
+    those count for, and a function that gives the rows (called again on a retry, so a
+    staged import fetches each batch from DuckDB when it runs, never all at once)."""
+
+    cypher: str
+    size: int
+    counted: int
+    rows: Callable[[], list[Any]]
 
 
 def _q(text: str) -> LiteralString:
@@ -378,8 +476,13 @@ def _reference_map(pairs: list[list[Any]]) -> dict[RelType, str]:
     return {RelType(t): str(end) for t, end in pairs if t is not None}
 
 
+def _own(props: Props) -> Props:
+    """A node's properties as stored, less the store's own digest."""
+    return {k: v for k, v in props.items() if k != HASH}
+
+
 def _link_props(props: Props) -> Props:
-    return {k: v for k, v in props.items() if k != "key"}
+    return {k: v for k, v in props.items() if k != "key" and k != HASH}
 
 
 def _dead(holder: neo4j.Record) -> bool:
@@ -651,7 +754,7 @@ class Neo4jStore:
         for labels, props, refs in rows:
             own = Label(next(lbl for lbl in labels if lbl != "Node"))
             if label in (None, own):
-                found[props["id"]] = Node(own, props, _reference_map(refs))
+                found[props["id"]] = Node(own, _own(props), _reference_map(refs))
         return found
 
     def links_plan(
@@ -862,17 +965,22 @@ class Neo4jStore:
                 self._lease_write(RENEW_LEASE, owner=owner, lease_ms=lease_ms)
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
-        parts = self._parts(self._statements(changes))
-        tick = progress("writing", len(changes))
+        self.run_batches(self._statements(changes), len(changes), progress)
+
+    def run_batches(self, batches: list[Batch], total: int, progress: Progress = silent) -> None:
+        """Run ``batches`` in order: in one managed transaction, or, when they send more
+        than ``tx_rows`` rows, in parts of that size (see the module's docstring)."""
+        parts = self._parts(batches)
+        tick = progress("writing", total)
         self.last_write_attempts = 0
         for number, part in enumerate(parts, 1):
 
             def work(tx: ManagedTransaction, part: list[Batch] = part) -> None:
                 self.last_write_attempts += 1
                 checkpoint("writing")
-                for cypher, rows, counted in part:
-                    tx.run(_q(cypher), rows=rows).consume()
-                    tick(counted)  # a retried part counts again: the bar may overshoot
+                for batch in part:
+                    tx.run(_q(batch.cypher), rows=batch.rows()).consume()
+                    tick(batch.counted)  # a retried part counts again: the bar may overshoot
 
             try:
                 with self.driver.session(database=self.database) as session:
@@ -896,7 +1004,8 @@ class Neo4jStore:
         def add(cypher: str, rows: list[Any], counted: bool) -> None:
             for start in range(0, len(rows), self.batch):
                 chunk = rows[start : start + self.batch]
-                out.append((cypher, chunk, len(chunk) if counted else 0))
+                size = len(chunk)
+                out.append(Batch(cypher, size, size if counted else 0, partial(list, chunk)))
 
         by_label: dict[Label, list[Node]] = defaultdict(list)
         for node in changes.nodes:
@@ -933,18 +1042,24 @@ class Neo4jStore:
         parts: list[list[Batch]] = [[]]
         size = 0
         for batch in batches:
-            if parts[-1] and size + len(batch[1]) > self.tx_rows:
+            if parts[-1] and size + batch.size > self.tx_rows:
                 parts.append([])
                 size = 0
             parts[-1].append(batch)
-            size += len(batch[1])
+            size += batch.size
         return parts
+
+    def stage(self) -> Neo4jStaging:
+        """A DuckDB database of the import's own (a temporary file, so that DuckDB may
+        spill a city to disk rather than hold it), where the bundle is staged and what
+        the checks and the diff need of this store is read in bulk (``read_store``)."""
+        return Neo4jStaging(self)
 
     def elements(self) -> Iterator[Node | Link]:
         reference_types = [t.value for t in REFERENCE_TYPES]
         for label in Label:
             for record in self.read(read_label(label), reference_types=reference_types):
-                yield Node(label, dict(record["props"]), _reference_map(record["refs"]))
+                yield Node(label, _own(record["props"]), _reference_map(record["refs"]))
         for rel in BY_LINK:
             for record in self.read(read_all_links(rel)):
                 props = dict(record["props"])
@@ -991,3 +1106,280 @@ def _async_reads(store: Store, pool: Executor) -> AsyncReads:
 
 
 ASYNC_READS[Neo4jStore.name] = _async_reads
+
+
+# -- the staged import: the bundle in DuckDB, what is stored read in bulk, written in batches --
+
+STAGING_MEMORY = "512MB"
+"""What the staging database may hold in memory before it spills to its folder: a
+city's staged bundle and mirror are larger, and the client's whole import must stay
+within issue 11's 1.5 GB."""
+
+MIRROR_NODES = """
+CREATE TABLE {name} (
+  id VARCHAR,
+  {tree}_hash VARCHAR
+)
+"""
+
+MIRROR_LINKS = """
+CREATE TABLE {name} (
+  key VARCHAR,
+  _hash VARCHAR
+)
+"""
+
+CLASSIFY = """
+CREATE OR REPLACE TEMP TABLE {changed} AS
+SELECT s._row, s._key, s._hash,
+  CASE WHEN n.{stored_key} IS NULL THEN 'created'
+       WHEN n._hash = s._hash THEN 'unchanged'
+       ELSE 'updated' END AS status,
+  (n._hash IS NULL OR s._extra IS NOT NULL) AS doubt
+FROM (
+  SELECT s._row, s._extra, {key} AS _key, {digest} AS _hash
+  FROM {staged} AS s
+) AS s
+LEFT JOIN main.{stored} AS n ON n.{stored_key} = s._key
+"""
+"""Each staged row's fate by its digest: one join, whatever the size. A differing digest
+is in doubt when the stored one is missing (written by other code) or the row keeps
+unknown cells (whose JSON may be spelt in another key order): those are compared in
+full (``Neo4jStaging.classify``)."""
+
+FEED = """
+CREATE OR REPLACE TEMP TABLE {feed} AS
+SELECT row_number() OVER (ORDER BY s._row) AS _seq, {columns}
+FROM {staged} AS s
+JOIN {changed} AS c ON c._row = s._row
+WHERE {where}
+"""
+
+FEED_BATCH = """
+SELECT * EXCLUDE (_seq)
+FROM {feed}
+WHERE _seq > $after
+  AND _seq <= $until
+ORDER BY _seq
+"""
+
+
+CREATED = "c.status = 'created'"
+UPDATED = "c.status = 'updated'"
+REHASH = "c.status = 'rehash'"
+KEY_HASH = "c._key, c._hash"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One statement of the staged write: the rows ``where`` selects (``columns`` of the
+    staged row ``s`` and its fate ``c``), each made a parameter by ``convert``."""
+
+    cypher: str
+    columns: str
+    where: str
+    convert: Callable[[tuple[Any, ...]], Any]
+    counted: bool
+
+
+class Neo4jStaging(Staging):
+    """The Neo4j store's staging: its own DuckDB database, holding the staged bundle and,
+    under the store's table names, what the checks read of the store (ids, trees' parents,
+    areas' kinds) and each element's digest (``HASH``), read a page at a time."""
+
+    def __init__(self, store: Neo4jStore) -> None:
+        self.store = store
+        self.folder = Path(tempfile.mkdtemp(prefix="grassroots-import-"))
+        self.db = duckdb.connect(
+            str(self.folder / "staging.duckdb"),
+            config={"memory_limit": STAGING_MEMORY, "temp_directory": str(self.folder)},
+        )
+        super().__init__(self.db.cursor())
+        for label, layout in NODE_LAYOUTS.items():
+            tree = f"{q(HOLDERS[PARENT[label]].column)} VARCHAR,\n  " if label in PARENT else ""
+            if label is Label.AREA:
+                tree += "kind VARCHAR,\n  "
+            self.execute(MIRROR_NODES.format(name=q(layout.name), tree=tree))
+        for layout in LINK_LAYOUTS.values():
+            self.execute(MIRROR_LINKS.format(name=q(layout.name)))
+        self.execute(stored_ids_view())
+
+    def read_store(self) -> None:
+        for label, layout in NODE_LAYOUTS.items():
+            self._mirror(stored_nodes(label), layout.name)
+        for rel, layout in LINK_LAYOUTS.items():
+            self._mirror(stored_links(rel), layout.name)
+
+    def _mirror(self, cypher: str, name: str) -> None:
+        """Copy one label's or type's pages into its table (DuckDB takes each column of a
+        page as one list)."""
+        after = ""
+        while True:
+            (page,) = self.store.read(cypher, after=after, page=self.store.batch)
+            rows = page["rows"]
+            if not rows:
+                return
+            width = len(rows[0])
+            columns = {f"c{i}": [row[i] for row in rows] for i in range(width)}
+            lists = ", ".join(f"UNNEST($c{i}::VARCHAR[])" for i in range(width))
+            self.execute(f"INSERT INTO main.{q(name)}\nSELECT {lists}", columns)
+            if len(rows) < self.store.batch:
+                return
+            after = page["last"]  # Neo4j's string order, which its ``>`` pages by
+
+    def digest(self, table: Table) -> str:
+        """The SQL digest of a staged row: of everything it writes, in the store's column
+        order, with the version of what a row writes."""
+        parts = ", ".join(f"CAST({part} AS VARCHAR)" for part in self.staged_parts(table))
+        return f"md5(CAST(to_json(['{HASH_VERSION}', {parts}]) AS VARCHAR))"
+
+    def classify(self, table: Table, changed: str) -> None:
+        layout = self._layout(table)
+        self.execute(
+            CLASSIFY.format(
+                changed=changed,
+                stored_key="id" if table.is_node else "key",
+                key="s.id" if table.is_node else link_key(table, "s"),
+                digest=self.digest(table),
+                staged=staged_name(table),
+                stored=q(layout.name),
+            )
+        )
+        same: list[int] = []
+        after = 0
+        # a page at a time: a store the row path wrote has every row in doubt
+        while chunk := self.updated_rows(table, changed, "c.doubt", after, self.store.batch):
+            after = int(chunk[-1][0])
+            new = {int(row[0]): self.element(table, row[1:]) for row in chunk}
+            if table.label is not None:
+                nodes = [e for e in new.values() if isinstance(e, Node)]
+                found_nodes = self.store.nodes([e.id for e in nodes], table.label)
+                same += [n for n, e in new.items() if found_nodes.get(_id_of(e)) == e]
+            else:
+                links = [e for e in new.values() if isinstance(e, Link)]
+                found_links = self.store.links([(e.type, e.key) for e in links])
+                same += [n for n, e in new.items() if found_links.get((_rel_of(e), _id_of(e))) == e]
+        self.mark(changed, same, "rehash")  # unchanged, but its digest is to be written
+
+    def write(self, progress: Progress = silent) -> None:
+        """Write the created, updated and rehashed rows in batches of ``batch`` rows,
+        each fetched from DuckDB when it runs: nodes, their references, links."""
+        batches: list[Batch] = []
+        total = 0
+        for number, (table, feed) in enumerate(self._feeds()):
+            name = q(f"feed_{number}")
+            sql = FEED.format(
+                feed=name,
+                columns=feed.columns,
+                staged=staged_name(table),
+                changed=changed_name(table),
+                where=feed.where,
+            )
+            self.execute(sql)
+            ((count,),) = self.execute(f"SELECT count(*) FROM {name}")
+            total += int(count) if feed.counted else 0
+            batches += self._batches(name, int(count), feed)
+        self.store.run_batches(batches, total, progress)
+
+    def _batches(self, name: str, count: int, feed: Feed) -> list[Batch]:
+        step = self.store.batch
+        out = []
+        for after in range(0, count, step):
+            until = min(after + step, count)
+
+            def rows(after: int = after, until: int = until) -> list[Any]:
+                found = self.execute(FEED_BATCH.format(feed=name), {"after": after, "until": until})
+                return [feed.convert(row) for row in found]
+
+            size = until - after
+            out.append(Batch(feed.cypher, size, size if feed.counted else 0, rows))
+        return out
+
+    def _feeds(self) -> list[tuple[Table, Feed]]:
+        """What the write sends, in the order it must run (as ``Neo4jStore._statements``):
+        nodes, then their references, then links."""
+        staged = [t for t in TABLES if any(s.table is t and s.rows for s in self.tables)]
+        nodes: list[tuple[Table, Feed]] = []
+        references: list[tuple[Table, Feed]] = []
+        links: list[tuple[Table, Feed]] = []
+        for table in staged:
+            row = f"c._hash, {', '.join(self.staged_parts(table))}"
+            props = self._converter(table)
+            if table.label is not None:
+                nodes += [
+                    (table, Feed(create_nodes(table.label), row, CREATED, _props_of(props), True)),
+                    (table, Feed(upsert_nodes(table.label), row, UPDATED, _id_props(props), True)),
+                    (table, Feed(rehash_nodes(), KEY_HASH, REHASH, _hashed("id"), False)),
+                ]
+                if table.refs:
+                    drop = drop_references([ref.rel for ref in table.refs])
+                    nodes.append((table, Feed(drop, "c._key", UPDATED, _first, False)))
+                for ref in table.refs:
+                    column = f"s.{q(ref.column)}"
+                    where = f"c.status IN ('created', 'updated') AND {column} IS NOT NULL"
+                    feed = Feed(create_references(ref.rel), f"s.id, {column}", where, _ends, False)
+                    references.append((table, feed))
+            else:
+                assert table.rel is not None
+                links += [
+                    (table, Feed(create_links(table.rel), row, CREATED, props, True)),
+                    (table, Feed(upsert_links(table.rel), row, UPDATED, props, True)),
+                    (table, Feed(rehash_links(table.rel), KEY_HASH, REHASH, _hashed("key"), False)),
+                ]
+        return [*nodes, *references, *links]
+
+    def _converter(self, table: Table) -> Callable[[tuple[Any, ...]], Any]:
+        """A fed row (its digest, then the store's column order) as what the statement
+        takes: a node's properties, or a link's ends, key and properties, with the digest
+        among the properties."""
+
+        def convert(row: tuple[Any, ...]) -> Any:
+            element = self.element(table, row[1:])
+            props = {**element.props, HASH: row[0]}
+            if isinstance(element, Node):
+                return props
+            return {"start": element.start, "end": element.end, "key": element.key, "props": props}
+
+        return convert
+
+    def close(self) -> None:
+        super().close()
+        with suppress(duckdb.Error):
+            self.db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+Convert = Callable[[tuple[Any, ...]], Any]
+
+
+def _props_of(props: Convert) -> Convert:
+    return lambda row: {"props": props(row)}
+
+
+def _id_props(props: Convert) -> Convert:
+    def convert(row: tuple[Any, ...]) -> Any:
+        found = props(row)
+        return {"id": found["id"], "props": found}
+
+    return convert
+
+
+def _hashed(key: str) -> Convert:
+    return lambda row: {key: row[0], "hash": row[1]}
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def _ends(row: tuple[Any, ...]) -> Any:
+    return {"start": row[0], "end": row[1]}
+
+
+def _id_of(element: Node | Link) -> str:
+    return element.id if isinstance(element, Node) else element.key
+
+
+def _rel_of(element: Node | Link) -> RelType:
+    assert isinstance(element, Link)
+    return element.type

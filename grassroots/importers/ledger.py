@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from grassroots.errors import LedgerError, Problem
 from grassroots.graph.duck import STORED_IDS, DuckStore, Staging, link_key, q, staged_name
+from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
 from grassroots.importers.columns import read_csv, validate_columns
 from grassroots.importers.dump import read_dump
@@ -608,14 +609,24 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
 # -- the columnar path: the embedded store checks, diffs and writes in SQL -----------------
 
 
+@typing.runtime_checkable
+class StagingStore(Store, typing.Protocol):
+    """A store that stages an import in DuckDB (``Staging``): beside itself (the embedded
+    store) or in a DuckDB database of the import's own, fed from the store in bulk
+    (Neo4j)."""
+
+    def stage(self) -> Staging: ...
+
+
+@register(Neo4jStore.name)
 @register(DuckStore.name)
 def _import_staged(
     store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
 ) -> Outcome:
     """As ``import_rows``, with the same problems and tallies, but validated by column
-    (``columns``) and checked, diffed and written as set operations on tables staged
-    beside the store: no row becomes a Python object unless it needs a message."""
-    assert isinstance(store, DuckStore)  # registered for its name only: narrows the type
+    (``columns``) and checked, diffed and written as set operations on staged tables:
+    no row becomes a Python object unless it needs a message or is written."""
+    assert isinstance(store, StagingStore)  # registered for stores that stage only
     problems = list(bundle.problems)
     extra_columns: dict[str, list[str]] = {}
     max_cell = load_settings().max_cell_chars
@@ -639,7 +650,8 @@ def _import_staged(
                 ordinals[raw.table.name] = ordinal
             tick(1)
         with nullcontext() if dry_run else store.exclusive():
-            _check_staged(store, staging, ordinals, problems)
+            staging.read_store()
+            _check_staged(staging, ordinals, problems)
             if problems:
                 raise LedgerError(problems)
             tallies = staging.diff()
@@ -648,7 +660,7 @@ def _import_staged(
                 dry_run=dry_run,
                 extra_columns=extra_columns,
             )
-            if not dry_run and outcome.written:
+            if not dry_run and (outcome.written or staging.rehash):
                 checkpoint("checked")  # a test-only pause point
                 staging.write(progress)
         return outcome
@@ -755,9 +767,7 @@ ORDER BY s._row
 """
 
 
-def _check_staged(
-    store: Store, staging: Staging, ordinals: dict[str, int], problems: list[Problem]
-) -> None:
+def _check_staged(staging: Staging, ordinals: dict[str, int], problems: list[Problem]) -> None:
     """``_check_graph``'s checks, with its messages, as joins over the staged tables."""
     nodes = [t for t in TABLES if t.is_node and t.name in ordinals]
     parts = [
@@ -836,7 +846,11 @@ def _check_staged(
             kind = ", s.kind" if table.label is Label.AREA else ""
             rows = staging.execute(TREE_ROWS.format(kind=kind, staged=staged_name(table)))
             own = [_tree_record(table, row) for row in rows]
-            _check_tree(table.label, own, store.tree(table.label), problems)
+            stored = {
+                node_id: TreeEntry(parent, kind)
+                for node_id, parent, kind in staging.execute(staging.stored_tree(table.label))
+            }
+            _check_tree(table.label, own, stored, problems)
 
 
 MERGED_TREE = """
