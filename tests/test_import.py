@@ -714,7 +714,7 @@ def _broken(seed: int) -> Ledger:
     return ledger
 
 
-@pytest.mark.parametrize("store_kind", ["duckdb"])
+@pytest.mark.parametrize("store_kind", ["local"])
 def test_the_columnar_path_reports_exactly_what_the_row_path_reports(
     store: Store, tmp_path: Path
 ) -> None:
@@ -836,7 +836,7 @@ def _odd_ledger(folder: Path, seed: int) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("store_kind", ["duckdb"])
+@pytest.mark.parametrize("store_kind", ["local"])
 def test_csv_read_in_sql_numbers_rows_and_reports_exactly_as_the_python_reader(
     store: Store, tmp_path: Path
 ) -> None:
