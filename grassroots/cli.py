@@ -548,7 +548,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from grassroots.api.app import create_app
     from grassroots.api.local import serving
     from grassroots.graph.duck import DuckStore
-    from grassroots.graph.served import announced
+    from grassroots.graph.serve_file import announced
 
     application = create_app(settings)
     chosen = _free_port(host, port)
