@@ -548,7 +548,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from grassroots.api.app import create_app
     from grassroots.api.local import serving
     from grassroots.graph.duck import DuckStore
-    from grassroots.graph.served import announced
+    from grassroots.graph.serve_file import announced
 
     # opened here, not by create_app, so that what opening tells (the Neo4j server it
     # found, a store it moved) reaches the user's stderr as every other command's does

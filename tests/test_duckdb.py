@@ -96,3 +96,25 @@ def test_the_sql_shown_in_the_compilers_docstring_is_what_it_compiles() -> None:
     shown = textwrap.dedent(sql.__doc__.split("``grid_has_branch`` reads::\n", 1)[1])
     assert shown.strip() == compiled.strip()
     assert params == {"p0": ["grid"], "p1": ["branch", "general_branch"]}
+
+
+def test_opening_the_store_loads_no_code_it_does_not_need(tmp_path: Path) -> None:
+    """Opening is most of a short command's time, and loading code most of opening: a
+    store that no serve holds needs no HTTP client, and settings with the default packs
+    need not load the rules (the default is a shipped pack)."""
+    from grassroots.queries.coverage.rules import pack_names
+    from grassroots.settings import Settings
+
+    assert set(Settings().packs) <= set(pack_names())
+    unneeded = ("httpx", "grassroots.queries.coverage.rules")
+    probe = (
+        "import sys\n"
+        "from grassroots.graph import open_store\n"
+        "from grassroots.settings import Settings\n"
+        f"store = open_store(Settings(data={str(tmp_path / 'store')!r}))\n"
+        "store.counts()\n"
+        f"print(sorted(m for m in {unneeded!r} if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

@@ -28,7 +28,7 @@ def open_store(settings: Settings, notice: Callable[[str], None] = _log) -> Stor
         return Neo4jStore.from_settings(settings)
     from grassroots.graph.duck import DuckStore
     from grassroots.graph.migrate import migrate
-    from grassroots.graph.served import HandOff, ServedStore, handing_off, running
+    from grassroots.graph.serve_file import HandOff, handing_off, running
 
     server = running(settings.data)
     if server is None:
@@ -38,6 +38,8 @@ def open_store(settings: Settings, notice: Callable[[str], None] = _log) -> Stor
             return DuckStore(settings.data, settings.lock_seconds, handing_off(settings.data))
         except HandOff as found:  # a serve took the file while this waited for it
             server = found.server
+    from grassroots.graph.served import ServedStore
+
     return ServedStore(server, settings.lock_seconds)
 
 

@@ -1293,14 +1293,17 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
         return ", ".join(self.staged_parts(table))
 
     def classify(self, table: Table, changed: str) -> None:
-        """Create the temporary table ``changed``: per staged row, ``_row``, ``_key`` and
+        """Create the temporary table ``changed``: per staged row (or per row that is not
+        unchanged: the tallies count the rest as unchanged), ``_row``, ``_key`` and
         ``status`` (``created``, ``updated``, ``unchanged``; ``rehash``, which a store may
         use for a row that is unchanged but must be marked so)."""
         raise NotImplementedError
 
     def diff(self) -> dict[str, tuple[int, int, int]]:
-        """Per staged table, how many rows are created, updated and unchanged; each row's
-        fate is kept (``changed_TABLE``) for ``write``."""
+        """Per staged table, how many rows are created, updated and unchanged; the fate
+        of each row that is not unchanged is kept (``changed_TABLE``) for ``write``, with
+        the stored row's id or key as ``_key``. Only those are kept, since a re-import
+        of a city leaves most rows as they were."""
         tallies: dict[str, tuple[int, int, int]] = {}
         for staged in self.tables:
             table = staged.table
@@ -1308,11 +1311,9 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
             self.classify(table, changed)
             counts = dict(self.execute(f"SELECT status, count(*) FROM {changed} GROUP BY status"))
             self.rehash += int(counts.get("rehash", 0))
-            tallies[table.name] = (
-                int(counts.get("created", 0)),
-                int(counts.get("updated", 0)),
-                int(counts.get("unchanged", 0)) + int(counts.get("rehash", 0)),
-            )
+            created, updated = int(counts.get("created", 0)), int(counts.get("updated", 0))
+            # a store may leave its unchanged rows out of ``changed`` (the embedded one does)
+            tallies[table.name] = (created, updated, staged.rows - created - updated)
         return tallies
 
     def updated_rows(
@@ -1368,7 +1369,6 @@ class DuckStaging(Staging):
 
     def classify(self, table: Table, changed: str) -> None:
         layout = self._layout(table)
-        key = "s.id" if table.is_node else link_key(table, "s")
         mine = [f"s.{q(c.name)}" for c in layout.props]
         theirs = [f"n.{q(c.name)}" for c in layout.props]
         if table.is_node:
@@ -1385,15 +1385,33 @@ class DuckStaging(Staging):
         stored_key = "n.id" if table.is_node else "n.key"
         self.execute(f"""
 CREATE OR REPLACE TEMP TABLE {changed} AS
-SELECT s._row, {key} AS _key,
-  CASE WHEN {stored_key} IS NULL THEN 'created'
-       WHEN {same} THEN 'unchanged'
-       ELSE 'updated' END AS status,
-  n.extra IS NOT NULL AS stored_extra
-FROM {staged_name(table)} AS s
-LEFT JOIN main.{q(layout.name)} AS n ON {stored_key} = {key}
+SELECT *
+FROM (
+  SELECT s._row, {stored_key} AS _key,
+    CASE WHEN {stored_key} IS NULL THEN 'created'
+         WHEN {same} THEN 'unchanged'
+         ELSE 'updated' END AS status,
+    n.extra IS NOT NULL AS stored_extra
+  FROM {staged_name(table)} AS s
+  LEFT JOIN main.{q(layout.name)} AS n ON {self._same_key(table)}
+)
+WHERE status <> 'unchanged'
 """)
         self._settle_extras(table, changed)
+
+    def _same_key(self, table: Table) -> str:
+        """A staged row and a stored one (``s``, ``n``) have the same id or key. A link's
+        key joins its key columns' values (``link_key``), but its parts are compared
+        here, where the stored ones are columns of their own (the ends, ``start`` and
+        ``end``): building the key text for a city's links costs more than the join."""
+        if table.is_node:
+            return "n.id = s.id"
+        ends = {ref.column: end for ref, end in zip(table.refs, ("start", "end"), strict=True)}
+        required = set(table.required())
+        return " AND ".join(
+            f"n.{q(ends.get(c, c))} {'=' if c in required else 'IS NOT DISTINCT FROM'} s.{q(c)}"
+            for c in table.key
+        )
 
     def _settle_extras(self, table: Table, changed: str) -> None:
         """An updated row whose stored version has ``extra`` JSON may differ only in how

@@ -8,10 +8,7 @@ private endpoints (``grassroots.api.local``; no part of the GraphQL schema). The
 command runs unchanged (its validation, diff and report happen in the CLI), and serve
 answers the new state as soon as the write has committed.
 
-Finding the server. ``grassroots serve`` on the embedded store writes ``serve.json`` in
-the data folder (``url`` on loopback, ``pid`` and a random ``secret``; mode 0600;
-removed on exit). It is believed only while its pid lives and its url answers with that
-secret (``running``): a file left by a serve killed with ``kill -9`` is ignored.
+Finding the server: ``serve.json`` in the data folder (``grassroots.graph.serve_file``).
 
 What each call sees. Every call is answered by the server from one committed state; a
 ``ServedStore`` has no server-side view, so its ``snapshot()`` is itself, and the
@@ -29,15 +26,11 @@ SQL parameters and rows may hold days and decimals, which travel tagged
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,6 +38,7 @@ import orjson
 
 from grassroots import errors
 from grassroots.errors import GrassrootsError, StoreError, StoreUnavailable
+from grassroots.graph.serve_file import PREFIX, HandOff, Server, announced, handing_off, running
 from grassroots.graph.store import (
     Above,
     Below,
@@ -54,90 +48,13 @@ from grassroots.graph.store import (
     Page,
     TreeEntry,
     checkpoint,
-    process_alive,
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, RelType
 
-SERVE_FILE = "serve.json"
-PREFIX = "/_local"  # the private endpoints' path, beside /graphql and /healthz
 LEASE_HEADER = "x-grassroots-lease"
 LEASE_SECONDS = 15.0  # a lease not renewed for this long is let go (its client died)
 RENEW_SECONDS = 2.0
-
-
-class HandOff(Exception):  # control flow, never shown: open_store catches it
-    """Raised while opening waits for a file that a live serve holds."""
-
-    def __init__(self, server: Server) -> None:
-        super().__init__(server.url)
-        self.server = server
-
-
-# -- finding the server ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    pid: int
-    secret: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.secret}"}
-
-
-def running(data: Path) -> Server | None:
-    """The live serve that ``data/serve.json`` names, or None (no file, a dead pid, a
-    url that does not answer, or answers without knowing the secret)."""
-    try:
-        record = orjson.loads((data / SERVE_FILE).read_bytes())
-        server = Server(str(record["url"]), int(record["pid"]), str(record["secret"]))
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-    if not process_alive(server.pid):
-        return None
-    try:
-        answer = httpx.post(f"{server.url}{PREFIX}/ping", headers=server.headers, timeout=5)
-        if answer.status_code != 200 or orjson.loads(answer.content).get("pid") != server.pid:
-            return None
-    except (httpx.HTTPError, orjson.JSONDecodeError, AttributeError):
-        return None
-    return server
-
-
-def handing_off(data: Path) -> Callable[[], None]:
-    """For ``DuckStore(waiting=...)``: stop waiting for the file once a live serve holds it."""
-    last = [0.0]
-
-    def check() -> None:
-        if time.monotonic() - last[0] < 1.0:  # a probe costs a request: once a second
-            return
-        last[0] = time.monotonic()
-        server = running(data)
-        if server is not None:
-            raise HandOff(server)
-
-    return check
-
-
-@contextmanager
-def announced(data: Path, url: str, secret: str) -> Iterator[Path]:
-    """``serve.json`` for as long as this process serves: readable by its user only."""
-    path = data / SERVE_FILE
-    partial = data / f"{SERVE_FILE}.{os.getpid()}"
-    body = orjson.dumps({"url": url, "pid": os.getpid(), "secret": secret})
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(body)
-    partial.replace(path)
-    try:
-        yield path
-    finally:
-        with suppress(OSError, orjson.JSONDecodeError, AttributeError):
-            if orjson.loads(path.read_bytes()).get("pid") == os.getpid():
-                path.unlink()
 
 
 # -- the wire ----------------------------------------------------------------------------
@@ -402,4 +319,12 @@ class ServedStore:
         self.close()
 
 
-__all__ = ["HandOff", "ServedStore", "Server", "announced", "handing_off", "running"]
+__all__ = [
+    "PREFIX",
+    "HandOff",
+    "ServedStore",
+    "Server",
+    "announced",
+    "handing_off",
+    "running",
+]

@@ -669,6 +669,7 @@ def _import_staged(
 
 
 OWNERS = "owners"
+UNMATCHED_REFS = "unmatched_refs"
 
 ALL_IDS = """
 CREATE OR REPLACE TEMP TABLE all_ids AS
@@ -712,23 +713,32 @@ FROM (
 WHERE previous IS NOT NULL
 """
 
-BAD_REFERENCES = f"""
-SELECT s._row, s.{{column}}, o.tbl, o._row, CASE WHEN o.id IS NULL THEN st.label END
-FROM (
-  SELECT s._row, s.{{column}}
-  FROM {{staged}} AS s
-  WHERE s.{{column}} IS NOT NULL
-    AND s.{{column}} <> ''
-    AND s.{{column}} NOT IN (SELECT id FROM {OWNERS} WHERE tbl = $target)
-    AND (s.{{column}} IN (SELECT id FROM {OWNERS})
-         OR s.{{column}} NOT IN (SELECT id FROM {{stored}}))
-) AS s
-LEFT JOIN {OWNERS} AS o ON o.id = s.{{column}}
-LEFT JOIN {STORED_IDS} AS st ON st.id = s.{{column}}
+UNMATCHED = f"""
+CREATE OR REPLACE TEMP TABLE {UNMATCHED_REFS} AS
+SELECT s._row, s.{{column}} AS value
+FROM {{staged}} AS s
+ANTI JOIN (SELECT id FROM {OWNERS} WHERE tbl = $target) AS t ON t.id = s.{{column}}
+WHERE s.{{column}} IS NOT NULL
+  AND s.{{column}} <> ''
 """
-"""The rows whose reference names no row of the target table in the bundle and, if no
-row of the bundle has that id, no stored node of the target's label; the joins that
-word the message are made for those rows only."""
+"""The rows whose reference names no row of the target table in the bundle: usually
+none, so BAD_REFERENCES, which needs every id of the bundle and of the store at hand,
+runs only when there are some (DuckDB answers a CREATE ... AS with its row count)."""
+
+BAD_REFERENCES = f"""
+SELECT u._row, u.value, o.tbl, o._row, CASE WHEN o.id IS NULL THEN st.label END
+FROM (
+  SELECT u._row, u.value
+  FROM {UNMATCHED_REFS} AS u
+  WHERE u.value IN (SELECT id FROM {OWNERS})
+     OR u.value NOT IN (SELECT id FROM {{stored}})
+) AS u
+LEFT JOIN {OWNERS} AS o ON o.id = u.value
+LEFT JOIN {STORED_IDS} AS st ON st.id = u.value
+"""
+"""Of the unmatched references, those that, if no row of the bundle has that id, name no
+stored node of the target's label either; the joins that word the message are made for
+those rows only."""
 
 REPEATS = """
 SELECT count(*)
@@ -822,13 +832,12 @@ def _check_staged(staging: Staging, ordinals: dict[str, int], problems: list[Pro
         for ref in table.refs:
             target = BY_NAME[ref.target]
             assert target.label is not None  # references name node tables
-            sql = BAD_REFERENCES.format(
-                column=q(ref.column),
-                staged=staged_name(table),
-                stored=f"main.{q(target.label.value)}",
-            )
-            params = {"target": target.name, "label": str(target.label)}
-            for number, value, found, found_number, label in staging.execute(sql, params):
+            sql = UNMATCHED.format(column=q(ref.column), staged=staged_name(table))
+            ((unmatched,),) = staging.execute(sql, {"target": target.name})
+            sql = BAD_REFERENCES.format(stored=f"main.{q(target.label.value)}")
+            for number, value, found, found_number, label in (
+                staging.execute(sql) if unmatched else []
+            ):
                 if found is not None:
                     message = f"{value!r} is {found} row {found_number}, not a row of {target.name}"
                 elif label is not None:
