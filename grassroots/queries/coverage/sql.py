@@ -35,12 +35,12 @@ enums and models through ``grassroots.graph.duck``'s layout. ``grid_has_branch``
     )
     SELECT count(*), list(j.id ORDER BY j.id) FILTER (WHERE NOT j.ok)
     FROM (
-      SELECT f.id AS id, TRUE AS keep, EXISTS (
+      SELECT f.id AS id, TRUE AS keep, (EXISTS (
         SELECT 1
         FROM "PartyOrg" AS e1
         WHERE e1."area_id" = f.id
           AND coalesce(list_contains($p1, e1."form"), FALSE)
-      ) AS ok
+      )) AS ok
       FROM candidates AS f
     ) AS j
     WHERE j.keep
