@@ -58,6 +58,7 @@ class Loaders:
     def __init__(self, reads: AsyncReads) -> None:
         self.reads = reads
         self.node: DataLoader[str, Node | None] = DataLoader(load_fn=self._load_nodes)
+        self._labelled: dict[tuple[Label], DataLoader[str, Node | None]] = {}
         self._neighbours: dict[tuple[RelType, Direction, Where], DataLoader[str, list[Neighbour]]]
         self._neighbours = {}
         self._ancestors: dict[tuple[tuple[RelType, ...]], DataLoader[str, dict[str, Above]]] = {}
@@ -68,6 +69,12 @@ class Loaders:
 
     async def _load_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         found = await self.reads.nodes(list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _load_labelled(self, label: Label, ids: Sequence[str]) -> list[Node | None]:
+        found = await self.reads.nodes(list(ids), label)
+        for node in found.values():
+            self.node.prime(node.id, node)
         return [found.get(i) for i in ids]
 
     async def _load_neighbours(
@@ -116,10 +123,18 @@ class Loaders:
     ) -> DataLoader[str, list[Neighbour]]:
         return self._keyed(self._neighbours, (rel, direction, _where(where)), self._load_neighbours)
 
+    def node_of(self, label: Label | None) -> DataLoader[str, Node | None]:
+        """The nodes of ``label`` (any label: None): a field that knows what it points at
+        reads that one table on the embedded store, where a read of ids alone looks in
+        every table (a city's 756k households for a unit's hundred dispatched cadres)."""
+        if label is None:
+            return self.node
+        return self._keyed(self._labelled, (label,), self._load_labelled)
+
     # -- AsyncReads, batched -------------------------------------------------------------
 
     async def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
-        found = await self.node.load_many(list(dict.fromkeys(ids)))
+        found = await self.node_of(label).load_many(list(dict.fromkeys(ids)))
         return {n.id: n for n in found if n is not None and label in (None, n.label)}
 
     async def neighbours(

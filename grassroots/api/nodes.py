@@ -116,8 +116,8 @@ def paginate(
     )
 
 
-async def _node(info: I, node_id: str | None) -> Node | None:
-    return await info.context.loaders.node.load(node_id) if node_id else None
+async def _node(info: I, node_id: str | None, label: Label | None = None) -> Node | None:
+    return await info.context.loaders.node_of(label).load(node_id) if node_id else None
 
 
 V = TypeVar("V")
@@ -125,7 +125,7 @@ V = TypeVar("V")
 
 async def _view(info: I, node_id: str | None, view: Callable[..., V]) -> V | None:
     """The node ``node_id`` seen as ``view`` (``Area``, ``Person``...), or None."""
-    found = await _node(info, node_id)
+    found = await _node(info, node_id, LABELS.get(view))
     return view(node=found) if found else None
 
 
@@ -644,3 +644,5 @@ VIEWS: dict[Label, type] = {
     Label.PROJECT: Project,
     Label.DISPATCH: Dispatch,
 }
+LABELS: dict[object, Label] = {view: label for label, view in VIEWS.items()}
+"""The label a view shows, so that a field reading the node it points at reads that label."""
