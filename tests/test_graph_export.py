@@ -12,9 +12,9 @@ import networkx as nx
 import pytest
 
 from grassroots.exports.graph_file import GraphFormat, write_graph
+from grassroots.graph.filters import active
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
-from grassroots.queries.filters import active
 from grassroots.sample.city import generate, write_bundle
 from grassroots.schema import Label, Link, Node, RelType
 from tests.conftest import release

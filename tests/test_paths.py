@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from grassroots.api.app import create_app
 from grassroots.errors import NotFound
 from grassroots.graph.duck import DuckStore
+from grassroots.graph.filters import active
 from grassroots.graph.store import Store
 from grassroots.importers import import_path
-from grassroots.queries.filters import active
 from grassroots.queries.paths import LinkPath, as_json, link_path, resolve_end
 from grassroots.sample.city import generate, write_bundle
 from grassroots.schema import Link

@@ -176,7 +176,7 @@ def test_nodes_of_one_label(city: Store) -> None:
 def test_neighbours_along_matching_links_only(city: Store) -> None:
     """``where`` filters the links a read follows, on every store: an org chart reads
     its orgs' secretaries, not every post they hold."""
-    from grassroots.queries.filters import matches
+    from grassroots.graph.filters import matches
 
     every = city.neighbours(["OK", "OS"], RelType.HOLDS_POST, "in")
     secretaries = {"post": ["secretary"]}

@@ -18,9 +18,9 @@ from strawberry.types import Info
 
 from grassroots.api.context import Context
 from grassroots.errors import GrassrootsError
+from grassroots.graph.filters import active
 from grassroots.graph.store import Neighbour
 from grassroots.queries import linkage
-from grassroots.queries.filters import active
 from grassroots.schema import (
     PERSONAL,
     AreaKind,

@@ -29,8 +29,8 @@ from typing import Any
 import networkx as nx
 import orjson
 
+from grassroots.graph.filters import active
 from grassroots.graph.store import Store
-from grassroots.queries.filters import active
 from grassroots.queries.places import areas_within, describe, display_name
 from grassroots.schema import BY_LINK, Label, Link, Node, RelType
 from grassroots.schema.person import PERSONAL

@@ -70,6 +70,7 @@ import duckdb
 import orjson
 
 from grassroots.errors import StoreBusy, StoreError, StoreUnavailable
+from grassroots.graph.filters import SqlParams, matches
 from grassroots.graph.store import (
     MAX_DEPTH,
     TREE_LABELS,
@@ -394,7 +395,6 @@ def walk_up(rels: Sequence[RelType]) -> tuple[str, dict[str, Any]]:
     """``ancestors``: every node table as rows ``(id, label, name, parent)``, the parent
     being the one of ``rels`` the table holds; the walk starts at ``$ids`` and climbs.
     ``UNION`` keeps each row once, so a cycle adds nothing new and the walk ends."""
-    from grassroots.queries.filters import SqlParams
 
     params = SqlParams()
     start = trail_rows(params, list(NODE_LAYOUTS), rels)
@@ -428,7 +428,6 @@ def step_up(
 ) -> tuple[str, dict[str, Any]]:
     """One level of a climb by a few ids: the rows of ``trail_rows`` whose id is one of
     ``ids``, each a parameter, so that DuckDB finds them by the primary key's index."""
-    from grassroots.queries.filters import SqlParams
 
     params = SqlParams()
     rows = trail_rows(params, labels, rels)
@@ -779,7 +778,6 @@ WHERE n.id IN {IDS}
         direction: Direction,
         where: dict[str, Any] | None = None,
     ) -> dict[str, list[Neighbour]]:
-        from grassroots.queries.filters import SqlParams, matches
 
         wanted = list(dict.fromkeys(ids))
         found: dict[str, list[Neighbour]] = {node_id: [] for node_id in wanted}
@@ -819,7 +817,6 @@ WHERE {near} IN {IDS}
         after: str | None = None,
         limit: int = 100,
     ) -> Page:
-        from grassroots.queries.filters import SqlParams
 
         layout = NODE_LAYOUTS[label]
         params = SqlParams()
@@ -842,7 +839,6 @@ WHERE {matching}
         return Page([_node(label, layout, row) for row in rows], int(counted[0][0]))
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
-        from grassroots.queries.filters import SqlParams
 
         layout = NODE_LAYOUTS[label]
         params = SqlParams()

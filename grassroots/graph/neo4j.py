@@ -99,6 +99,7 @@ from grassroots.graph.duck import (
     staged_name,
     stored_ids_view,
 )
+from grassroots.graph.filters import CypherParams
 from grassroots.graph.store import (
     ASYNC_READS,
     MAX_DEPTH,
@@ -778,7 +779,6 @@ class Neo4jStore:
         direction: Direction,
         where: dict[str, Any] | None = None,
     ) -> Plan[dict[str, list[Neighbour]]]:
-        from grassroots.queries.filters import CypherParams
 
         params = CypherParams()
         conditions = params.filters("r", where or {})
@@ -804,7 +804,6 @@ class Neo4jStore:
         limit: int = 100,
     ) -> Plan[Page]:
         """The count and the page in one transaction, then the page's nodes."""
-        from grassroots.queries.filters import CypherParams
 
         params = CypherParams()
         conditions = params.filters("n", where or {})

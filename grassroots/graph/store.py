@@ -121,7 +121,7 @@ class Store(Protocol):
     ) -> dict[str, list[Neighbour]]:
         """For each of ``ids``, the nodes along ``rel`` (out of it or into it), by id;
         with ``where``, only along links whose properties match it
-        (``grassroots.queries.filters``; a reference has none), so that a reader of a
+        (``grassroots.graph.filters``; a reference has none), so that a reader of a
         few links of many (an org chart's secretaries) reads only those."""
         ...
 
@@ -133,7 +133,7 @@ class Store(Protocol):
         after: str | None = None,
         limit: int = 100,
     ) -> Page:
-        """Nodes of ``label`` matching the filters (``grassroots.queries.filters``) whose
+        """Nodes of ``label`` matching the filters (``grassroots.graph.filters``) whose
         name contains ``search`` (any case), in id order after ``after``."""
         ...
 

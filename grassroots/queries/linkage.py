@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from grassroots.errors import NotFound
+from grassroots.graph.filters import active
 from grassroots.graph.store import AsyncReads, chain
-from grassroots.queries.filters import active
 from grassroots.schema import Label, Node, OrgCategory, PostKind, RelType
 
 

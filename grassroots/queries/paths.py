@@ -35,8 +35,8 @@ import networkx as nx
 import orjson
 
 from grassroots.errors import NotFound
+from grassroots.graph.filters import active
 from grassroots.graph.store import Direction, Store
-from grassroots.queries.filters import active
 from grassroots.queries.places import describe, resolve
 from grassroots.schema import BY_LABEL, TABLES, Label, Node, RelType
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS

@@ -41,6 +41,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
+from grassroots.graph.filters import CypherParams, Filters, prop
 from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import MAX_DEPTH, Above, Store
 from grassroots.queries.coverage.engine import Found, register
@@ -54,7 +55,6 @@ from grassroots.queries.coverage.rules import (
     Rule,
     Step,
 )
-from grassroots.queries.filters import CypherParams, Filters, prop
 from grassroots.queries.places import ANCHOR, TRAIL_RELS, describe
 from grassroots.schema import Label
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS

@@ -33,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grassroots.errors import RuleError
-from grassroots.queries.filters import OPERATORS, Filters
+from grassroots.graph.filters import OPERATORS, Filters
 from grassroots.schema import Label, RelType
 
 

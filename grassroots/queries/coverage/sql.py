@@ -60,6 +60,7 @@ from grassroots.graph.duck import (
     DuckStore,
     q,
 )
+from grassroots.graph.filters import SqlParams, matches
 from grassroots.graph.store import MAX_DEPTH, Store
 from grassroots.queries.coverage.engine import Found, register
 from grassroots.queries.coverage.rules import (
@@ -72,7 +73,6 @@ from grassroots.queries.coverage.rules import (
     Rule,
     Step,
 )
-from grassroots.queries.filters import SqlParams, matches
 from grassroots.queries.places import ANCHOR, TRAIL
 from grassroots.schema import Label, RelType
 from grassroots.schema.tables import DATED_LABELS, DATED_RELS

@@ -1,6 +1,8 @@
 """Property filters, and the as-of test, in their three renderings: Python over a node's
-properties (the memory store), Cypher text with parameters (Neo4j) and SQL text with
-parameters (DuckDB, over typed columns). One semantics:
+properties (what a filter asks of a reference, which has none), Cypher text with
+parameters (Neo4j) and SQL text with parameters (DuckDB, over typed columns). They live
+with the stores, which filter their reads with them; the queries use them too. One
+semantics:
 
 - a list means "one of" (absent fails), a scalar "equal" (absent fails);
 - ``{"ne": v}``: absent counts as different; ``{"gte"|"lte"|"gt"|"lt": n}``: numeric,
