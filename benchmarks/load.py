@@ -1,8 +1,8 @@
 """Lookups under load: a real ``grassroots serve`` on loopback, on a store that already
 holds the ledger, driven by an async httpx client that keeps a fixed number of requests
-in flight (a few hundred by default), for a bounded total of mixed lookups (pairings,
-dispatches, responsibleChain, orgChart, search: lookups.py's queries and ids), in three
-phases, each lookup's p50 and p99 measured from its send to its answer:
+in flight (8, then a few hundred: ``LEVELS``), for a bounded total of mixed lookups
+(pairings, dispatches, responsibleChain, orgChart, search: lookups.py's queries and
+ids), in three phases, each lookup's p50 and p99 measured from its send to its answer:
 
 - idle: the lookups alone;
 - report: while the full coverage report (every pack) is asked of the same server over
@@ -33,8 +33,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,40 +222,52 @@ class Imports:
         return True
 
 
+LEVELS = ((8, 400), (200, 2000))
+"""(requests in flight, lookups) per measure: a department's front-ends, whose p99 shows
+whether a lookup waits for a report or an import; and a few hundred at once, whose p99 is
+mostly the wait behind the others (about C / T)."""
+
+
 def measure(
     env: dict[str, str],
     folder: Path,
     *,
-    concurrency: int = 200,
-    total: int = 2000,
+    levels: Sequence[tuple[int, int]] = LEVELS,
     day: str = lookups.DAY,
     note: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """The three phases against a ``grassroots serve`` of the store ``env`` names, which
-    must already hold the ledger in ``folder``; the store holds it again afterwards."""
-    calls = mixed(folder, total)
-    warm = mixed(folder, min(total, 50), seed=3)
-    out: dict[str, Any] = {"concurrency": concurrency, "total": len(calls), "phases": {}}
+    must already hold the ledger in ``folder``; the store holds it again afterwards. In
+    each phase every level of ``levels`` runs in turn, beside the same background job."""
+    plans = [(concurrency, mixed(folder, total)) for concurrency, total in levels]
+    warm = mixed(folder, 50, seed=3)
+    out: dict[str, Any] = {
+        "levels": [
+            {"concurrency": concurrency, "total": len(calls), "phases": {}}
+            for concurrency, calls in plans
+        ]
+    }
     with (
         tempfile.TemporaryDirectory(prefix="grassroots-load-") as tmp,
         serve({**env, **SERVE_ENV}) as served,
     ):
         imports = Imports([changed_copy(folder, Path(tmp) / "changed"), folder], env)
-        asyncio.run(drive(served.url, warm, min(concurrency, 10), Phase()))  # untimed
+        asyncio.run(drive(served.url, warm, 10, Phase()))  # untimed
         jobs: dict[str, Callable[[], bool] | None] = {
             "idle": None,
             "report": report_job(served.url, day),
             "import": imports,
         }
         for name, job in jobs.items():
-            note(f"load: {len(calls)} lookups, {concurrency} in flight, {name}")
-            phase = Phase()
-            if job is None:
-                asyncio.run(drive(served.url, calls, concurrency, phase))
-            else:
-                with beside(job, phase):
+            background = Phase()
+            phases = [Phase() for _ in plans]
+            with nullcontext() if job is None else beside(job, background):
+                for (concurrency, calls), phase in zip(plans, phases, strict=True):
+                    note(f"load: {len(calls)} lookups, {concurrency} in flight, {name}")
                     asyncio.run(drive(served.url, calls, concurrency, phase))
-            out["phases"][name] = phase.figures()
+            for level, phase in zip(out["levels"], phases, strict=True):
+                phase.beside, phase.beside_failed = background.beside, background.beside_failed
+                level["phases"][name] = phase.figures()
         if imports.last != folder and not imports(folder):  # the store as it was
             raise SystemExit(f"load: the store could not take {folder} back")
     out["serve_rss_mb"] = served.rss_mb
@@ -263,10 +275,23 @@ def measure(
 
 
 def section(r: dict[str, Any], title: str, lookup_aim: float, org_chart_aim: float) -> list[str]:
-    """The "under load" table of one store and scale, as markdown lines."""
+    """The "under load" tables of one store and scale, one per level, as markdown lines."""
+    lines: list[str] = []
+    for level in r["levels"]:
+        lines += _level(level, title, lookup_aim, org_chart_aim)
+    return [
+        *lines,
+        f"Aims (p99): {lookup_aim:g} ms for a lookup, {org_chart_aim:g} ms for orgChart"
+        " (depth: 3); **over** marks a p99 above its aim. Peak RSS of `grassroots serve`"
+        f" through the three phases: {r['serve_rss_mb']:,.0f} MB.",
+        "",
+    ]
+
+
+def _level(r: dict[str, Any], title: str, lookup_aim: float, org_chart_aim: float) -> list[str]:
     figures = r["phases"]
     lines = [
-        f"### {title}: lookups under load",
+        f"### {title}: lookups under load, {r['concurrency']} in flight",
         "",
         f"{r['total']:,} mixed lookups per phase, {r['concurrency']} in flight (async httpx"
         " on the same machine), each timed from its send to its answer, its wait behind"
@@ -299,16 +324,7 @@ def section(r: dict[str, Any], title: str, lookup_aim: float, org_chart_aim: flo
         for name in PHASES
         for query, why in figures[name]["why"].items()
     ]
-    lines += [
-        "",
-        *failures,
-        *([""] if failures else []),
-        f"Aims (p99): {lookup_aim:g} ms for a lookup, {org_chart_aim:g} ms for orgChart"
-        " (depth: 3); **over** marks a p99 above its aim. Peak RSS of `grassroots serve`"
-        f" through the three phases: {r['serve_rss_mb']:,.0f} MB.",
-        "",
-    ]
-    return lines
+    return [*lines, "", *failures, *([""] if failures else [])]
 
 
 def main() -> None:
@@ -317,16 +333,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="district", choices=["small", "district", "city"])
     parser.add_argument("--store", default="local", choices=["local", "neo4j"])
-    parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--total", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, help="one level only: requests in flight")
+    parser.add_argument("--total", type=int, default=2000, help="with --concurrency: lookups")
     args = parser.parse_args()
     folder = run.bundle(args.scale)
     with tempfile.TemporaryDirectory(prefix="grassroots-load-") as tmp:
         env = run.child_env(args.store, Path(tmp) / "store" if args.store == "local" else None)
         run.run([*grassroots(), "import", str(folder)], env, show_errors=False)
-        figures = measure(
-            env, folder, concurrency=args.concurrency, total=args.total, note=run.note
-        )
+        levels = ((args.concurrency, args.total),) if args.concurrency else LEVELS
+        figures = measure(env, folder, levels=levels, note=run.note)
     aims = run.load_aims(args.store)
     print("\n".join(section(figures, f"{args.store}, {args.scale} scale", *aims)))
 

@@ -386,14 +386,12 @@ def measure_neo4j(scale: str, calls: int) -> dict[str, Any]:
 
 # -- under load (load.py) -----------------------------------------------------------------
 
-LOAD = {"concurrency": 200, "total": 2000}  # a few hundred in flight, bounded
-
 
 def under_load(out: dict[str, Any], env: dict[str, str], folder: Path) -> None:
     """Lookups under load beside a report and an import, on the store ``env`` names,
     which holds the ledger in ``folder`` (and holds it again afterwards)."""
-    note(f"{out['store']}: lookups under load ({LOAD['concurrency']} in flight)")
-    out["load"] = measure_load(env, folder, note=note, **LOAD)
+    note(f"{out['store']}: lookups under load")
+    out["load"] = measure_load(env, folder, note=note)
 
 
 def load_aims(store: str) -> tuple[float, float]:

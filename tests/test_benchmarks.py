@@ -62,7 +62,10 @@ def test_the_load_harness_times_every_lookup_beside_a_report_and_an_import(
     grassroots = [GRASSROOTS, "import", str(ledger)]
     assert subprocess.run(grassroots, env=env, capture_output=True).returncode == 0
     total = 60
-    figures = load.measure(env, ledger, concurrency=8, total=total)
+    measured = load.measure(env, ledger, levels=((8, total), (3, total // 2)))
+    figures = measured["levels"][0]
+    assert [level["concurrency"] for level in measured["levels"]] == [8, 3]
+    assert measured["levels"][1]["phases"]["import"]["beside_n"] >= 1
 
     for name in load.PHASES:
         phase = figures["phases"][name]
@@ -77,9 +80,9 @@ def test_the_load_harness_times_every_lookup_beside_a_report_and_an_import(
         assert figures["phases"][name]["beside_s"] > 0
     assert figures["phases"]["idle"]["beside_n"] == 0
 
-    table = load.section(figures, f"{store_kind}, small scale", *load_aims(store_kind))
+    table = load.section(measured, f"{store_kind}, small scale", *load_aims(store_kind))
     rows = [line for line in table if line.startswith(("| idle", "| report", "| import"))]
-    assert [row.split(" | ")[0] for row in rows] == ["| idle", "| report", "| import"]
+    assert [row.split(" | ")[0] for row in rows] == ["| idle", "| report", "| import"] * 2
     assert all(row.count(" ms") == len(load.MIXED) for row in rows)
 
     again = subprocess.run(grassroots, env=env, capture_output=True, text=True)
