@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -31,21 +32,30 @@ LOCAL_NEO4J_PASSWORD = "grassroots-test"
 def local_neo4j_uri_file(home: Path | None = None, start: Path | None = None) -> Path | None:
     """The file in which the server `make neo4j-start` runs wrote its URI: ``home/uri``
     when NEO4J_HOME_DIR names its home, else ``.neo4j/uri`` in the current directory or
-    the nearest folder above it that holds one (as git finds ``.git``), so that any
-    folder of a checkout finds the checkout's server. None when there is none: a
-    stopped server takes its ``uri`` away, so one left behind means it died."""
+    the nearest folder above it that holds one, up to the checkout's root (the folder
+    holding ``.git``), so that any folder of a checkout finds the checkout's server and
+    no folder outside it (a shared parent) is asked. Only a file of this user's counts:
+    the password goes to the server it names. None when there is none: a stopped server
+    takes its ``uri`` away, so one left behind means it died."""
     if home is not None:
         candidates = [home / "uri"]
     else:
         here = (start or Path.cwd()).resolve()
-        candidates = [folder / ".neo4j" / "uri" for folder in (here, *here.parents)]
+        folders = [here, *here.parents]
+        root = next((i for i, f in enumerate(folders) if (f / ".git").exists()), 0)
+        candidates = [folder / ".neo4j" / "uri" for folder in folders[: root + 1]]
     for candidate in candidates:
         try:
-            if candidate.is_file():
+            if candidate.is_file() and _mine(candidate):
                 return candidate
         except OSError:  # a folder we may not look into holds no server of ours
             continue
     return None
+
+
+def _mine(path: Path) -> bool:
+    getuid = getattr(os, "getuid", None)  # POSIX only; elsewhere every file counts
+    return getuid is None or path.stat().st_uid == getuid()
 
 
 class StoreKind(StrEnum):
@@ -91,9 +101,9 @@ class Settings(BaseSettings):
     # the URI it wrote there is used (local_neo4j_uri_file), and said so on stderr.
     neo4j_home: Path | None = Field(None, validation_alias=_env("NEO4J_HOME_DIR"))
     _neo4j_uri_file: Path | None = PrivateAttr(None)
-    # Rows per UNWIND batch. A district import into Neo4j (107k rows, 2 cores, one run
-    # each, in this order): 1,000 -> 23.8 s (cold JVM), 5,000 -> 15.1 s, 20,000 -> 13.9 s.
-    # 5,000 keeps each statement's memory small for a cost within the noise.
+    # Rows per UNWIND batch, and per page an import reads of the store. A district import
+    # into Neo4j (107k rows, 2 cores, one run each, in this order): 1,000 -> 23.8 s (cold
+    # JVM), 5,000 -> 15.1 s, 20,000 -> 13.9 s; larger batches measured no faster.
     neo4j_batch: int = Field(20000, ge=1, validation_alias=_env("GRASSROOTS_NEO4J_BATCH"))
     # An import up to this many rows is one transaction, all or nothing; a larger one (a
     # whole city) is committed in parts of this size, which a re-run completes.

@@ -101,14 +101,16 @@ def test_the_sql_shown_in_the_compilers_docstring_is_what_it_compiles() -> None:
 def test_opening_the_store_loads_no_code_it_does_not_need(tmp_path: Path) -> None:
     """Opening is most of a short command's time, and loading code most of opening: a
     store that no serve holds needs no HTTP client, and settings with the default packs
-    need not load the rules (the default is a shipped pack)."""
+    need not load the rules (the default is a shipped pack), and the CLI on the embedded
+    store needs no Neo4j driver."""
     from grassroots.queries.coverage.rules import pack_names
     from grassroots.settings import Settings
 
     assert set(Settings().packs) <= set(pack_names())
-    unneeded = ("httpx", "grassroots.queries.coverage.rules")
+    unneeded = ("httpx", "grassroots.queries.coverage.rules", "neo4j", "grassroots.graph.neo4j")
     probe = (
         "import sys\n"
+        "import grassroots.cli\n"
         "from grassroots.graph import open_store\n"
         "from grassroots.settings import Settings\n"
         f"store = open_store(Settings(data={str(tmp_path / 'store')!r}))\n"

@@ -41,6 +41,7 @@ def checkout(tmp_path: Path, uri: str) -> Path:
     """A folder as `make neo4j-start` leaves a checkout: ``.neo4j/uri`` names the server."""
     folder = tmp_path / "checkout"
     (folder / ".neo4j").mkdir(parents=True)
+    (folder / ".git").mkdir()
     (folder / ".neo4j" / "uri").write_text(uri + "\n", encoding="utf-8")
     return folder
 
@@ -89,6 +90,12 @@ def test_settings_find_the_nearest_uri_file_up_from_the_current_folder(
     (other / "uri").write_text("bolt://127.0.0.1:4321\n", encoding="utf-8")
     assert Settings().neo4j_uri == "bolt://127.0.0.1:4321"
     assert local_neo4j_uri_file(None, tmp_path) is None  # above the checkout: none
+
+    # a server named above the checkout's root (a shared parent folder) is not asked
+    inner = checkout(folder / "vendor", "bolt://127.0.0.1:9")
+    (inner / ".neo4j" / "uri").unlink()
+    assert local_neo4j_uri_file(None, inner) is None
+    assert local_neo4j_uri_file(None, inner.parent) == folder / ".neo4j" / "uri"
 
 
 def test_the_cli_in_a_checkout_uses_the_server_make_neo4j_start_runs(

@@ -86,6 +86,41 @@ def test_a_store_written_without_digests_imports_as_the_row_path_says(
     assert import_path(store, folder).written == 0
 
 
+def test_a_digest_of_another_shape_of_row_is_compared_in_full_not_counted_changed(
+    neo4j_store: Neo4jStore, tmp_path: Path
+) -> None:
+    """A digest made before a table's columns changed (another stamp) differs from every
+    new one: those rows are compared in full, found unchanged, and only re-stamped; the
+    two stores keep reporting a re-import of the same ledger as unchanged."""
+    store = neo4j_store
+    store.reset()
+    folder = write_ledger(tmp_path / "l", small_city())
+    import_path(store, folder)
+    before = snapshot(store, tmp_path)
+    _old_stamps(store)
+    outcome = import_path(store, folder)
+    assert outcome.written == 0, _tallies(outcome)
+    assert all(t.updated == 0 and t.created == 0 for t in outcome.tallies.values())
+    assert snapshot(store, tmp_path) == before
+    (record,) = store.read(OLD_STAMPED)
+    assert record["old"] == 0  # re-stamped: the next re-import finds them by digest
+
+
+OLD_STAMPS = """
+MATCH (n:Node)
+SET n._grassroots_hash = 'v0.00000000:' + n._grassroots_hash
+"""
+
+OLD_STAMPED = """
+RETURN COUNT { (n:Node) WHERE n._grassroots_hash STARTS WITH 'v0.' } AS old
+"""
+
+
+def _old_stamps(store: Neo4jStore) -> None:
+    with store.driver.session(database=store.database) as session:
+        session.run(OLD_STAMPS).consume()
+
+
 class CountingTx:
     def __init__(self, tx: Any, sent: list[int]) -> None:
         self.tx, self.sent = tx, sent

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -60,9 +62,10 @@ def create_app(
     config = settings or load_settings()
     opened = store or open_store(config)
     tokens = config.grants()
-    # Sync store work of the API (the embedded store's reads, reports, link paths, a
-    # request's snapshot) runs here, never on the event loop; bounded, so a flood of
-    # requests queues here instead of starting a thread (and a DuckDB cursor) each.
+    # The API's sync store reads (the embedded store's, and taking a request's snapshot)
+    # run here, never on the event loop; bounded, so a flood of requests queues here
+    # instead of starting a thread (and a DuckDB cursor) each. Long work (a report, a
+    # link path: ``AsyncReads.call``) runs on the loop's own executor, beside these.
     pool = ThreadPoolExecutor(config.api_read_threads, thread_name_prefix="grassroots-api")
 
     async def context(request: Request) -> Context:
@@ -79,7 +82,14 @@ def create_app(
         snapshot = await asyncio.get_running_loop().run_in_executor(pool, opened.snapshot)
         return Context(snapshot, config, grants, reads(snapshot, pool))
 
-    app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+        if store is None:  # opened here: closed here (a caller closes its own)
+            opened.close()
+
+    app = FastAPI(title="Grassroots", docs_url=None, redoc_url=None, lifespan=lifespan)
     router: GraphQLRouter[Context, None] = Utf8GraphQLRouter(
         build_schema(config), context_getter=context, graphql_ide="graphiql"
     )

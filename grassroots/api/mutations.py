@@ -26,7 +26,7 @@ from grassroots.api.nodes import (
 )
 from grassroots.errors import LedgerError
 from grassroots.errors import Problem as LedgerProblem
-from grassroots.importers.ledger import import_bundle
+from grassroots.importers.ledger import import_rows
 from grassroots.importers.sources import RawBundle, RawRow, RawTable
 from grassroots.schema import (
     BY_NAME,
@@ -209,8 +209,8 @@ def _save(info: I, table_name: str, values: dict[str, Any]) -> Node | Link | Fai
     table = BY_NAME[table_name]
     cells = {k: _cell(v) for k, v in values.items() if v is not None}
     bundle = RawBundle([RawTable(table, "api", list(cells), [RawRow(2, cells)])])
-    try:
-        import_bundle(info.context.store, bundle)
+    try:  # the row path: it reads only what the row touches, where a staged import reads
+        import_rows(info.context.store, bundle)  # every stored id of Neo4j first
     except LedgerError as exc:
         return _failure(exc.problems)
     element = table.to_element(table.model.model_validate(cells))

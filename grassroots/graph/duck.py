@@ -1259,7 +1259,11 @@ SELECT {", ".join(f"UNNEST($c{i}::{c.type}[])" for i, c in enumerate(columns))}
         try:
             return self.cur.execute(sql, _bound(sql, params or {})).fetchall()
         except duckdb.Error as exc:
-            raise _error(exc) from None
+            raise self.failed(exc) from None
+
+    def failed(self, exc: duckdb.Error) -> StoreError:
+        """What a user is told when the staging database fails: here, the store's own."""
+        return _error(exc)
 
     def close(self) -> None:
         with suppress(duckdb.Error):

@@ -45,6 +45,7 @@ over. The lease node has no ``Node`` label, so no export, count, reset or query 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -255,9 +256,10 @@ rows by comparing digests read in bulk, not elements rebuilt in Python. It is th
 store's own: every read strips it (``_own``), and any other write (``SET n = ...`` of the
 row path, a mutation) drops it, so that row counts as changed and is compared in full."""
 
-HASH_VERSION = "1"
-"""Part of every digest: change it when what a staged row writes changes, and every
-stored digest then differs (and the rows are compared in full, once)."""
+HASH_VERSION = "2"
+"""Part of every digest's stamp (``Neo4jStaging.stamp``): change it when the way a row is
+digested changes; a stored digest of another version is in doubt, so its row is compared
+in full, once. (A table's columns are in the stamp already.)"""
 
 
 def rehash_nodes() -> str:
@@ -984,15 +986,18 @@ class Neo4jStore:
             try:
                 with self.driver.session(database=self.database) as session:
                     session.execute_write(work)
-            except (Neo4jError, DriverError) as exc:
+            except (Neo4jError, DriverError, StoreError) as exc:  # StoreError: the staging's
+                why = (
+                    f"Neo4j rejected the import: {exc}"
+                    if isinstance(exc, Neo4jError | DriverError)
+                    else str(exc)
+                )
                 if number == 1:
-                    raise StoreError(
-                        f"Neo4j rejected the import, so nothing was written: {exc}"
-                    ) from None
+                    raise StoreError(f"{why}; nothing was written") from None
                 raise StoreError(
-                    f"Neo4j rejected part {number} of {len(parts)} of the import ({exc});"
-                    f" parts 1-{number - 1} are written. Run the same import again: it"
-                    " writes only what differs from the store, so it finishes the rest."
+                    f"{why}; part {number} of {len(parts)} of the import failed, and parts"
+                    f" 1-{number - 1} are written. Run the same import again: it writes only"
+                    " what differs from the store, so it finishes the rest."
                 ) from None
 
     def _statements(self, changes: Changes) -> list[Batch]:
@@ -1134,7 +1139,7 @@ SELECT s._row, s._key, s._hash,
   CASE WHEN n.{stored_key} IS NULL THEN 'created'
        WHEN n._hash = s._hash THEN 'unchanged'
        ELSE 'updated' END AS status,
-  (n._hash IS NULL OR s._extra IS NOT NULL) AS doubt
+  (n._hash IS NULL OR NOT starts_with(n._hash, $stamp) OR s._extra IS NOT NULL) AS doubt
 FROM (
   SELECT s._row, s._extra, {key} AS _key, {digest} AS _hash
   FROM {staged} AS s
@@ -1142,7 +1147,8 @@ FROM (
 LEFT JOIN main.{stored} AS n ON n.{stored_key} = s._key
 """
 """Each staged row's fate by its digest: one join, whatever the size. A differing digest
-is in doubt when the stored one is missing (written by other code) or the row keeps
+is in doubt when the stored one is missing (written by other code) or was made for
+another shape of row (its stamp differs: ``Neo4jStaging.stamp``), or the row keeps
 unknown cells (whose JSON may be spelt in another key order): those are compared in
 full (``Neo4jStaging.classify``)."""
 
@@ -1189,19 +1195,37 @@ class Neo4jStaging(Staging):
     def __init__(self, store: Neo4jStore) -> None:
         self.store = store
         self.folder = Path(tempfile.mkdtemp(prefix="grassroots-import-"))
-        self.db = duckdb.connect(
-            str(self.folder / "staging.duckdb"),
-            config={"memory_limit": STAGING_MEMORY, "temp_directory": str(self.folder)},
-        )
+        try:
+            self.db = duckdb.connect(
+                str(self.folder / "staging.duckdb"),
+                config={"memory_limit": STAGING_MEMORY, "temp_directory": str(self.folder)},
+            )
+        except duckdb.Error as exc:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise StoreError(
+                f"an import into Neo4j stages its bundle in {self.folder.parent}, which"
+                f" refused: {exc}; free space there, or point TMPDIR at a folder with room"
+            ) from None
         super().__init__(self.db.cursor())
-        for label, layout in NODE_LAYOUTS.items():
-            tree = f"{q(HOLDERS[PARENT[label]].column)} VARCHAR,\n  " if label in PARENT else ""
-            if label is Label.AREA:
-                tree += "kind VARCHAR,\n  "
-            self.execute(MIRROR_NODES.format(name=q(layout.name), tree=tree))
-        for layout in LINK_LAYOUTS.values():
-            self.execute(MIRROR_LINKS.format(name=q(layout.name)))
-        self.execute(stored_ids_view())
+        try:
+            for label, layout in NODE_LAYOUTS.items():
+                parent = HOLDERS[PARENT[label]].column if label in PARENT else None
+                tree = f"{q(parent)} VARCHAR,\n  " if parent else ""
+                if label is Label.AREA:
+                    tree += "kind VARCHAR,\n  "
+                self.execute(MIRROR_NODES.format(name=q(layout.name), tree=tree))
+            for layout in LINK_LAYOUTS.values():
+                self.execute(MIRROR_LINKS.format(name=q(layout.name)))
+            self.execute(stored_ids_view())
+        except BaseException:
+            self.close()  # its folder goes with it
+            raise
+
+    def failed(self, exc: duckdb.Error) -> StoreError:
+        return StoreError(
+            f"an import into Neo4j could not stage its bundle in {self.folder}: {exc}; free"
+            " space there, or point TMPDIR at a folder with room, and run the import again"
+        )
 
     def read_store(self) -> None:
         for label, layout in NODE_LAYOUTS.items():
@@ -1226,11 +1250,18 @@ class Neo4jStaging(Staging):
                 return
             after = page["last"]  # Neo4j's string order, which its ``>`` pages by
 
+    def stamp(self, table: Table) -> str:
+        """What a digest of ``table`` starts with: ``HASH_VERSION`` and a digest of the
+        columns a row writes, so that a new column, or a new way of writing one, makes
+        every stored digest of the table doubtful (compared in full, once), not changed."""
+        shape = hashlib.md5("|".join(self.staged_parts(table)).encode()).hexdigest()[:8]
+        return f"v{HASH_VERSION}.{shape}:"
+
     def digest(self, table: Table) -> str:
-        """The SQL digest of a staged row: of everything it writes, in the store's column
-        order, with the version of what a row writes."""
+        """The SQL digest of a staged row: its stamp, then a digest of everything it
+        writes, in the store's column order."""
         parts = ", ".join(f"CAST({part} AS VARCHAR)" for part in self.staged_parts(table))
-        return f"md5(CAST(to_json(['{HASH_VERSION}', {parts}]) AS VARCHAR))"
+        return f"'{self.stamp(table)}' || md5(CAST(to_json([{parts}]) AS VARCHAR))"
 
     def classify(self, table: Table, changed: str) -> None:
         layout = self._layout(table)
@@ -1242,7 +1273,8 @@ class Neo4jStaging(Staging):
                 digest=self.digest(table),
                 staged=staged_name(table),
                 stored=q(layout.name),
-            )
+            ),
+            {"stamp": self.stamp(table)},
         )
         same: list[int] = []
         after = 0

@@ -292,7 +292,9 @@ class ThreadedReads:
         return cast(dict[str, int], await self._read("counts"))
 
     async def call(self, work: Callable[[Store], T]) -> T:
-        return await self._off("call", work, self.store)
+        # the loop's own executor, not the reads' pool: a report or a link path runs for
+        # seconds, and a few of them must not leave the lookups no thread to read on
+        return await asyncio.to_thread(_paused_read, "call", work, self.store)
 
 
 def _paused_read(name: str, read: Callable[..., T], *args: Any) -> T:

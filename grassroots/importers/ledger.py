@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from grassroots.errors import LedgerError, Problem
 from grassroots.graph.duck import STORED_IDS, DuckStore, Staging, link_key, q, staged_name
-from grassroots.graph.neo4j import Neo4jStore
 from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
 from grassroots.importers.columns import read_csv, validate_columns
 from grassroots.importers.dump import read_dump
@@ -618,7 +617,7 @@ class StagingStore(Store, typing.Protocol):
     def stage(self) -> Staging: ...
 
 
-@register(Neo4jStore.name)
+@register("neo4j")  # by name: importing Neo4jStore would load its driver for every command
 @register(DuckStore.name)
 def _import_staged(
     store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
