@@ -730,8 +730,11 @@ def test_round_trips_do_not_grow_with_an_org_chart_of_500(
         reply = data(ask(NESTED))
         assert len(reply["orgChart"]) == 1 + branches + branches * leaves
         costs.append(sum(round_trips.values()))
-    assert costs[1] == costs[0], costs  # 9 orgs or 501: the same number of round trips
-    assert costs[1] <= 16, costs
+    # 9 orgs or 501: the same bound. Not the same count: a level's loads may land in two
+    # batches when the reads they wait for finish on the pool's threads at different
+    # moments (CI once counted 12 for 9 orgs, 11 for 501); one read per org would be 500.
+    assert costs[1] <= costs[0] + 2, costs
+    assert max(costs) <= 16, costs
 
 
 def test_round_trips_of_a_coverage_report_are_bounded(

@@ -114,7 +114,11 @@ def test_a_page_of_100_costs_what_a_page_of_10_does(store: Store, tmp_path: Path
         for lookup, query in LOOKUPS.items():
             costs[n][lookup], answer = cost(query)
             assert listed(lookup, answer) >= n, (lookup, answer)
-    assert costs[100] == costs[10], costs
+    # the same bound for 10 or 100, not always the same count: a level's loads may split
+    # into two batches when the reads they wait for finish on the pool's threads at
+    # different moments; one read per item would add 90
+    for lookup, cost_of_10 in costs[10].items():
+        assert costs[100][lookup] <= cost_of_10 + 2, costs
     # a bound per lookup, whatever the page: an org chart three levels deep reads its
     # tree once, not once per level (levels + constant at most)
     assert max(costs[100].values()) <= 8, costs
