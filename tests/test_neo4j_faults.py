@@ -106,6 +106,42 @@ def test_an_import_larger_than_a_transaction_commits_in_parts_and_a_rerun_finish
         store.close()
 
 
+def test_a_parted_import_stopped_before_its_references_is_mended_by_a_rerun(
+    tmp_path: Path,
+) -> None:
+    settings = neo4j_settings().model_copy(update={"neo4j_retry_seconds": 1.0})
+    store = Neo4jStore.from_settings(settings)
+    store.batch, store.tx_rows = 1, 1  # every row a transaction of its own
+    try:
+        store.reset()
+        ledger = small_city()
+        import_path(store, write_ledger(tmp_path / "l", ledger))
+        for area in ledger["areas"]:
+            if area["id"] == "B1":
+                area["parent_id"] = "G2"  # the building moves to the other grid
+        folder = write_ledger(tmp_path / "moved", {"areas": ledger["areas"]})
+        # B1's new properties and the drop of its old parent commit in parts of their
+        # own; another client holds G2 through every retry, so the part that links B1
+        # to G2 fails: B1 is left written, with no parent.
+        session = store.driver.session(database=store.database)
+        holder = session.begin_transaction()
+        holder.run("MATCH (n:Node {id: 'G2'}) SET n.name = 'held'").consume()
+        try:
+            with pytest.raises(StoreError, match=r"parts 1-\d+ are written"):
+                import_path(store, folder)
+        finally:
+            holder.rollback()
+            session.close()
+        assert store.nodes(["B1"])["B1"].refs == {}  # stopped between the parts
+
+        assert import_path(store, folder).written >= 1  # not taken for unchanged
+        assert list(store.nodes(["B1"])["B1"].refs.values()) == ["G2"]
+        assert import_path(store, folder).written == 0
+    finally:
+        store.reset()
+        store.close()
+
+
 class Server:
     """A private Neo4j server in ``home``, started and stopped with the project's script."""
 

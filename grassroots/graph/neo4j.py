@@ -1297,7 +1297,7 @@ class Neo4jStaging(Staging):
         each fetched from DuckDB when it runs: nodes, their references, links."""
         batches: list[Batch] = []
         total = 0
-        for number, (table, feed) in enumerate(self._feeds()):
+        for number, (table, feed) in enumerate(self._feeds(self._parted())):
             name = q(f"feed_{number}")
             sql = FEED.format(
                 feed=name,
@@ -1326,16 +1326,40 @@ class Neo4jStaging(Staging):
             out.append(Batch(feed.cypher, size, size if feed.counted else 0, rows))
         return out
 
-    def _feeds(self) -> list[tuple[Table, Feed]]:
+    def _parted(self) -> bool:
+        """Whether the write may commit in parts (``Neo4jStore._parts``): an upper bound
+        of the rows it sends (a node's drop of its references and each reference count
+        as a row each) above ``tx_rows``."""
+        total = 0
+        for table in TABLES:
+            if any(s.table is table and s.rows for s in self.tables):
+                per_row = 2 + len(table.refs) if table.refs else 1
+                ((count,),) = self.execute(
+                    f"SELECT count(*) FROM {changed_name(table)}"
+                    " WHERE status IN ('created', 'updated', 'rehash')"
+                )
+                total += int(count) * per_row
+        return total > self.store.tx_rows
+
+    def _feeds(self, parted: bool = False) -> list[tuple[Table, Feed]]:
         """What the write sends, in the order it must run (as ``Neo4jStore._statements``):
-        nodes, then their references, then links."""
+        nodes, then their references, then links.
+
+        A write in parts may stop between them (a part fails, the process is killed):
+        then a node whose digest is written but whose references are not would pass for
+        unchanged, and a re-run would never mend it. So in a parted write a node with
+        references is written without its digest, which a last feed stamps after every
+        reference is written: a node a stopped run left has none, is compared in full
+        (its references with it) and written again."""
         staged = [t for t in TABLES if any(s.table is t and s.rows for s in self.tables)]
         nodes: list[tuple[Table, Feed]] = []
         references: list[tuple[Table, Feed]] = []
         links: list[tuple[Table, Feed]] = []
+        stamps: list[tuple[Table, Feed]] = []
         for table in staged:
             row = f"c._hash, {', '.join(self.staged_parts(table))}"
-            props = self._converter(table)
+            late = parted and bool(table.refs)  # its digest written after its references
+            props = self._converter(table, with_digest=not late)
             if table.label is not None:
                 nodes += [
                     (table, Feed(create_nodes(table.label), row, CREATED, _props_of(props), True)),
@@ -1350,6 +1374,11 @@ class Neo4jStaging(Staging):
                     where = f"c.status IN ('created', 'updated') AND {column} IS NOT NULL"
                     feed = Feed(create_references(ref.rel), f"s.id, {column}", where, _ends, False)
                     references.append((table, feed))
+                if late:
+                    written = "c.status IN ('created', 'updated')"
+                    stamps.append(
+                        (table, Feed(rehash_nodes(), KEY_HASH, written, _hashed("id"), False))
+                    )
             else:
                 assert table.rel is not None
                 links += [
@@ -1357,16 +1386,16 @@ class Neo4jStaging(Staging):
                     (table, Feed(upsert_links(table.rel), row, UPDATED, props, True)),
                     (table, Feed(rehash_links(table.rel), KEY_HASH, REHASH, _hashed("key"), False)),
                 ]
-        return [*nodes, *references, *links]
+        return [*nodes, *references, *links, *stamps]
 
-    def _converter(self, table: Table) -> Callable[[tuple[Any, ...]], Any]:
+    def _converter(self, table: Table, with_digest: bool = True) -> Convert:
         """A fed row (its digest, then the store's column order) as what the statement
         takes: a node's properties, or a link's ends, key and properties, with the digest
-        among the properties."""
+        among the properties unless it is to be stamped later."""
 
         def convert(row: tuple[Any, ...]) -> Any:
             element = self.element(table, row[1:])
-            props = {**element.props, HASH: row[0]}
+            props = {**element.props, HASH: row[0]} if with_digest else dict(element.props)
             if isinstance(element, Node):
                 return props
             return {"start": element.start, "end": element.end, "key": element.key, "props": props}
