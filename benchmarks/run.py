@@ -14,7 +14,7 @@ CSV files (``hand_sql.py``). Every rule's gaps must be the same in all of them.
 
 Neo4j is measured in its own process against hand-written Cypher, and served the same
 lookups by ``grassroots serve``. On each store, ``load.py`` then times the same lookups
-under load (200 in flight) idle, beside a full report and beside an import. Results
+under load (8, then 200 in flight) idle, beside a full report and beside an import. Results
 are printed and written to ``benchmarks/results/SCALE.md``, each aim of issue 10 a row
 with its figure, its baseline, the ratio, and whether it is met.
 """
@@ -367,6 +367,30 @@ def measure_embedded(scale: str, calls: int) -> dict[str, Any]:
     return out
 
 
+def neo4j_server() -> dict[str, Any] | None:
+    """The server's side, when it is the project's own (``tools/neo4j``, the one
+    NEO4J_URI names): its store and transaction logs on disk, its heap and page cache as
+    configured, and its peak RSS since it started. None for any other server."""
+    home = Path(os.environ.get("NEO4J_HOME_DIR") or HERE.parent / ".neo4j")
+    try:
+        if (home / "uri").read_text().strip() != os.environ.get("NEO4J_URI", "").strip():
+            return None
+        status = Path(f"/proc/{(home / 'pid').read_text().strip()}/status").read_text()
+        conf = (home / "conf" / "neo4j.conf").read_text().splitlines()
+    except OSError:
+        return None
+    kib = {k: int(v.split()[0]) for k, _, v in (x.partition(":") for x in status.splitlines())
+           if k in ("VmHWM", "VmRSS")}  # fmt: skip
+    setting = dict(line.split("=", 1) for line in conf if "=" in line)
+    return {
+        "store_mb": megabytes(home / "data" / "databases" / "neo4j"),
+        "tx_logs_mb": megabytes(home / "data" / "transactions" / "neo4j"),
+        "heap": setting.get("server.memory.heap.max_size", "?"),
+        "pagecache": setting.get("server.memory.pagecache.size", "?"),
+        "peak_rss_mb": kib["VmHWM"] / 1024,
+    }
+
+
 def measure_neo4j(scale: str, calls: int) -> dict[str, Any]:
     folder = bundle(scale)
     out: dict[str, Any] = {"store": "neo4j", "scale": scale, "rows": rows_in(folder)}
@@ -374,6 +398,7 @@ def measure_neo4j(scale: str, calls: int) -> dict[str, Any]:
     warm = run([sys.executable, __file__, "--scale", scale, "--one", "neo4j"], env)
     out.update(json.loads(warm.stdout.strip().splitlines()[-1]))
     out["peak_rss_mb"] = warm.rss_mb
+    out["server"] = neo4j_server()  # the city's graph is stored: its size now
     out["org_chart"] = lookups.org_chart_root(folder)
     note("neo4j: GraphQL lookups over HTTP to grassroots serve")
     with serve(env) as served:
@@ -543,7 +568,19 @@ def embedded_section(r: dict[str, Any]) -> list[str]:
             f"| {rule} | {x['checked']:,} | {x['gaps']:,} | {1000 * x['s']:.1f} ms |"
             f" {1000 * x['sql']['s']:.1f} ms | {ratio(x['s'], x['sql']['s'])} |"
         )
+    server = r.get("server")
     lines += [
+        "",
+        (
+            f"The server (the project's own, `tools/neo4j`: heap {server['heap']}, page cache"
+            f" {server['pagecache']}) with this ledger stored: {server['store_mb']:,.0f} MB of"
+            f" store files, {server['tx_logs_mb']:,.0f} MB of transaction logs; its peak RSS"
+            f" since it started (the warm-up, import, re-import and reports above):"
+            f" {server['peak_rss_mb']:,.0f} MB."
+            if server
+            else "The server is not the project's own (NEO4J_URI names another): its size"
+            " and memory were not measured."
+        ),
         "",
         "GraphQL lookups over HTTP to a `grassroots serve` process on loopback:",
         "",
@@ -598,7 +635,19 @@ def neo4j_section(r: dict[str, Any]) -> list[str]:
         f" {1000 * households['s']:.0f} ms | {1000 * households['cypher']['s']:.0f} ms |"
         f" {ratios['household pass']:.2f}x | {households['gaps']}, the same |"
     )
+    server = r.get("server")
     lines += [
+        "",
+        (
+            f"The server (the project's own, `tools/neo4j`: heap {server['heap']}, page cache"
+            f" {server['pagecache']}) with this ledger stored: {server['store_mb']:,.0f} MB of"
+            f" store files, {server['tx_logs_mb']:,.0f} MB of transaction logs; its peak RSS"
+            f" since it started (the warm-up, import, re-import and reports above):"
+            f" {server['peak_rss_mb']:,.0f} MB."
+            if server
+            else "The server is not the project's own (NEO4J_URI names another): its size"
+            " and memory were not measured."
+        ),
         "",
         "GraphQL lookups over HTTP to a `grassroots serve` process on loopback:",
         "",
@@ -659,6 +708,8 @@ def main() -> None:
             results.append(measure_neo4j(args.scale, args.calls))
         else:
             results.append(measure_embedded(args.scale, args.calls))
+    # the figures as measured, beside the ledgers: a table can be made again from them
+    (HERE / "data" / f"{args.scale}-figures.json").write_text(json.dumps(results, indent=1))
     text = markdown(results)
     print(text)
     # Only a run of both stores replaces the committed table; one store's run is kept

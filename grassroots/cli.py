@@ -561,7 +561,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     held = application.state.store
     if not isinstance(held, DuckStore):
-        uvicorn.run(application, host=host, port=chosen, log_level="info")
+        try:
+            uvicorn.run(application, host=host, port=chosen, log_level="info")
+        finally:
+            held.close()  # its drivers and the async one's thread
         return
     # this process holds the DuckDB file: CLI commands hand their work to it meanwhile
     secret = secrets.token_urlsafe(32)

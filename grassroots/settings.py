@@ -132,8 +132,9 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         262_144, ge=1024, validation_alias=_env("GRASSROOTS_API_MAX_BODY_BYTES")
     )
-    # Threads for the API's sync store work (the embedded store's reads, reports, link
-    # paths); more requests than this wait for one, off the event loop.
+    # Threads for the API's sync store reads (the embedded store's; a report or a link
+    # path runs on the loop's default executor); more reads than this wait for one, off
+    # the event loop.
     api_read_threads: int = Field(8, ge=1, validation_alias=_env("GRASSROOTS_API_READ_THREADS"))
     api_time_limit: float = Field(10.0, gt=0, validation_alias=_env("GRASSROOTS_API_TIME_LIMIT"))
 

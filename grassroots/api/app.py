@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import orjson
@@ -85,7 +85,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        pool.shutdown(wait=False, cancel_futures=True)
+        # reads still running finish (for a while) before their store may close under them
+        with suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, cancel_futures=True), 10)
         if store is None:  # opened here: closed here (a caller closes its own)
             opened.close()
 

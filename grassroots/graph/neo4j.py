@@ -587,11 +587,14 @@ class AsyncSide:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
 
     def close(self) -> None:
-        with suppress(Exception):  # closing: a driver that cannot say goodbye is gone anyway
-            asyncio.run_coroutine_threadsafe(self.driver.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        try:
+            with suppress(Exception):  # closing: a driver that cannot say goodbye is gone
+                asyncio.run_coroutine_threadsafe(self.driver.close(), self.loop).result(10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            if not self.loop.is_running():  # a loop still held by a read is left to its
+                self.loop.close()  # daemon thread, which ends with the process
 
 
 class Neo4jStore:
@@ -1083,16 +1086,19 @@ class Neo4jStore:
                 raise StoreError(f"Neo4j could not empty the database: {exc}") from None
 
     def close(self) -> None:
-        if self._async is not None:
-            self._async.close()
-            self._async = None
-        self.driver.close()
+        with self._async_guard:
+            side, self._async = self._async, None
+        try:
+            if side is not None:
+                side.close()
+        finally:
+            self.driver.close()
 
 
 class Neo4jReads(ThreadedReads):
     """``AsyncReads`` of a Neo4j store: the same plans as its sync reads (``NAME_plan``
     for the read ``NAME``), run by the ``AsyncDriver`` (``Neo4jStore.run_async``); sync
-    work (``call``: a report, a link path) runs on the pool."""
+    work (``call``: a report, a link path) runs on the loop's default executor."""
 
     def __init__(self, store: Neo4jStore, pool: Executor) -> None:
         super().__init__(store, pool)
@@ -1194,7 +1200,13 @@ class Neo4jStaging(Staging):
 
     def __init__(self, store: Neo4jStore) -> None:
         self.store = store
-        self.folder = Path(tempfile.mkdtemp(prefix="grassroots-import-"))
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix="grassroots-import-"))
+        except OSError as exc:
+            raise StoreError(
+                f"an import into Neo4j stages its bundle in a temporary folder, and none"
+                f" could be made ({exc}); point TMPDIR at a folder with room"
+            ) from None
         try:
             self.db = duckdb.connect(
                 str(self.folder / "staging.duckdb"),
