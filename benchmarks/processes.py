@@ -1,7 +1,11 @@
 """Whole commands as child processes: wall time and peak memory (RSS) of each, its own.
 
-``os.wait4`` returns the resource usage of the one child it waited for, so every
-command's peak RSS is its own (``RUSAGE_CHILDREN`` would give the largest child so far).
+``os.wait4`` returns the resource usage of the one child it waited for, but on Linux a
+process's peak RSS starts from its parent's: exec records the peak of the memory it
+replaces, which a forked child shares with its parent. So a command run straight from
+the bench would report at least the bench's own peak (746 MB at city scale, whatever
+the command). ``run`` starts each command from a small launcher (``LAUNCH``), a fresh
+interpreter that forks it, waits for it and writes its peak RSS and wall time to a file.
 """
 
 from __future__ import annotations
@@ -43,13 +47,35 @@ def _finish(child: subprocess.Popen[bytes], start: float) -> tuple[float, float,
     return seconds, usage.ru_maxrss / 1024, child.returncode
 
 
+LAUNCH = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as figures:
+    figures.write(f"{usage.ru_maxrss} {time.perf_counter() - start}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs ``argv[2:]`` as a grandchild of the bench: forked from this small process, its
+peak RSS is its own. Writes that peak (KiB) and its wall time to the file ``argv[1]``."""
+
+
 def run(args: Sequence[str], env: dict[str, str] | None = None, *, show_errors: bool = True) -> Ran:
     """Run a command to its end; its stdout is returned, its stderr passed through (a
     measuring child's progress lines) or kept and shown only when it fails."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(args, stdout=out, stderr=None if show_errors else err, env=env)
-        seconds, rss_mb, code = _finish(child, start)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as figures,
+    ):
+        launched = [sys.executable, "-c", LAUNCH, figures.name, *args]
+        child = subprocess.Popen(launched, stdout=out, stderr=None if show_errors else err, env=env)
+        code = child.wait()
+        written = figures.read().split()  # nothing if the launcher itself was killed
+        kib, wall = written if len(written) == 2 else ("0", "0")
+        rss_mb, seconds = int(kib) / 1024, float(wall)
         out.seek(0)
         text = out.read().decode("utf-8")
         if code != 0:
@@ -106,4 +132,6 @@ def serve(env: dict[str, str], timeout: float = 300.0) -> Iterator[Served]:
     finally:
         if child.returncode is None:
             child.send_signal(signal.SIGINT)
+            # straight from the bench (a launcher would stand between the signal and it):
+            # a peak below the bench's own is reported as the bench's (see above)
             _, served.rss_mb, _ = _finish(child, start)
