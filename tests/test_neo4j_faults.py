@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,19 @@ def test_a_blocked_write_is_retried_until_it_commits(
     assert neo4j_store.nodes(["K"])["K"].props["name"] == "东山社区（新）"
 
 
+@contextmanager
+def held(store: Neo4jStore, node_id: str) -> Iterator[None]:
+    """Another client's write lock on one node, held until the block ends (rolled back)."""
+    session = store.driver.session(database=store.database)
+    holder = session.begin_transaction()
+    holder.run("MATCH (n:Node {id: $id}) SET n.name = 'held'", id=node_id).consume()
+    try:
+        yield
+    finally:
+        holder.rollback()
+        session.close()
+
+
 def test_an_import_larger_than_a_transaction_commits_in_parts_and_a_rerun_finishes(
     tmp_path: Path,
 ) -> None:
@@ -85,15 +99,8 @@ def test_an_import_larger_than_a_transaction_commits_in_parts_and_a_rerun_finish
         folder = write_ledger(tmp_path / "renamed", {"areas": ledger["areas"]})
         first, last = ledger["areas"][0]["id"], ledger["areas"][-1]["id"]
         # Another client holds the last area through every retry: its part fails.
-        session = store.driver.session(database=store.database)
-        holder = session.begin_transaction()
-        holder.run("MATCH (n:Node {id: $id}) SET n.name = 'held'", id=last).consume()
-        try:
-            with pytest.raises(StoreError, match=r"parts 1-\d+ are written.*import again"):
-                import_path(store, folder)
-        finally:
-            holder.rollback()
-            session.close()
+        with held(store, last), pytest.raises(StoreError, match=r"parts 1-\d+ are written.*again"):
+            import_path(store, folder)
         names = {i: n.props["name"] for i, n in store.nodes([first, last]).items()}
         assert names[first].endswith("（新）") and not names[last].endswith("（新）")
 
@@ -123,15 +130,8 @@ def test_a_parted_import_stopped_before_its_references_is_mended_by_a_rerun(
         # B1's new properties and the drop of its old parent commit in parts of their
         # own; another client holds G2 through every retry, so the part that links B1
         # to G2 fails: B1 is left written, with no parent.
-        session = store.driver.session(database=store.database)
-        holder = session.begin_transaction()
-        holder.run("MATCH (n:Node {id: 'G2'}) SET n.name = 'held'").consume()
-        try:
-            with pytest.raises(StoreError, match=r"parts 1-\d+ are written"):
-                import_path(store, folder)
-        finally:
-            holder.rollback()
-            session.close()
+        with held(store, "G2"), pytest.raises(StoreError, match=r"parts 1-\d+ are written"):
+            import_path(store, folder)
         assert store.nodes(["B1"])["B1"].refs == {}  # stopped between the parts
 
         assert import_path(store, folder).written >= 1  # not taken for unchanged

@@ -1353,7 +1353,7 @@ class Neo4jStaging(Staging):
                 total += int(count) * per_row
         return total > self.store.tx_rows
 
-    def _feeds(self, parted: bool = False) -> list[tuple[Table, Feed]]:
+    def _feeds(self, parted: bool) -> list[tuple[Table, Feed]]:
         """What the write sends, in the order it must run (as ``Neo4jStore._statements``):
         nodes, then their references, then links.
 
