@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ContextDecorator, contextmanager
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +26,8 @@ from grassroots.errors import GrassrootsError
 from grassroots.graph import Store, open_store
 from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
+from grassroots.queries import accounts
+from grassroots.schema import Role
 from grassroots.schema.base import parse_day
 from grassroots.schema.person import PERSONAL
 from grassroots.settings import Settings, StoreKind, load_settings
@@ -742,6 +744,120 @@ def demo(
             markup=False,
         )
         _serve(settings, host, port)
+
+
+users = typer.Typer(help="Accounts of the API: a role, the areas bound, personal data.")
+tokens = typer.Typer(help="API tokens of an account: shown once, kept only as a digest.")
+app.add_typer(users, name="users")
+app.add_typer(tokens, name="tokens")
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise typer.BadParameter(f"choose one of {Role.choices()}") from None
+
+
+@users.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The account's name (Chinese works: 中山区组织部).")],
+    role: Annotated[
+        Role, typer.Option(parser=_role, help="viewer 查看, editor 编辑 or admin 管理.")
+    ] = Role.VIEWER,
+    area: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--area",
+            help="An area (id or unique name) whose subtree the account is bound to;"
+            " repeat for several. None: the whole graph.",
+        ),
+    ] = None,
+    personal: Annotated[
+        bool, typer.Option("--personal", help="May see phones and ID numbers in full.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Add an account; `grassroots tokens issue NAME` then gives it a token."""
+    with _store(store) as opened:
+        made = accounts.add_account(opened, name, role, area or [], personal)
+    bound = ", ".join(made.areas) or "the whole graph"
+    out.print(f"account {made.name!r}: {made.role.value}, {bound}", markup=False)
+    if made.areas:
+        _notice(
+            "note: this version of the API does not yet scope its answers to a subtree, so"
+            " it refuses this account's tokens (403) rather than show it more than its areas"
+        )
+
+
+@users.command("list")
+def users_list(store: StoreOption = None) -> None:
+    """The accounts, with their roles and areas."""
+    with _store(store) as opened:
+        found = accounts.accounts(opened)
+    for user in found:
+        state = "disabled" if user.disabled else "active"
+        flags = ", personal" if user.personal else ""
+        bound = ",".join(user.areas) or "all"
+        out.print(f"{user.name}\t{user.role.value}{flags}\t{bound}\t{state}", markup=False)
+    if not found:
+        _notice("no accounts yet: grassroots users add NAME --role viewer")
+
+
+@users.command("disable")
+def users_disable(name: str, store: StoreOption = None) -> None:
+    """Disable an account: none of its tokens answers from the next request on."""
+    with _store(store) as opened:
+        accounts.disable_account(opened, name)
+    out.print(f"account {name!r} is disabled", markup=False)
+
+
+@tokens.command("issue")
+def tokens_issue(
+    name: Annotated[str, typer.Argument(help="The account the token is for.")],
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="Expires after this many days.")
+    ] = 90,
+    never: Annotated[bool, typer.Option("--never-expires", help="No expiry.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Issue a token; its secret is printed once, on stdout, and never kept."""
+    expires = None if never or days is None else accounts.now() + timedelta(days=days)
+    with _store(store) as opened:
+        secret, made = accounts.issue_token(opened, name, expires)
+    until = made.expires.strftime("%Y-%m-%d %H:%M UTC") if made.expires else "never"
+    _notice(f"token {made.id} for {name!r}, expires {until}; it is shown only now:")
+    out.print(secret, markup=False)
+
+
+@tokens.command("list")
+def tokens_list(
+    name: Annotated[str | None, typer.Argument(help="Only this account's.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """The tokens (ids, never secrets), with their state."""
+    with _store(store) as opened:
+        found = accounts.tokens(opened, name)
+    moment = accounts.now()
+    for token in found:
+        if token.revoked:
+            state = "revoked"
+        elif token.expires and token.expires <= moment:
+            state = "expired"
+        else:
+            state = "active"
+        until = token.expires.strftime("%Y-%m-%d") if token.expires else "never"
+        out.print(f"{token.id}\t{token.account}\t{until}\t{state}", markup=False)
+    if not found:
+        _notice("no tokens yet: grassroots tokens issue NAME")
+
+
+@tokens.command("revoke")
+def tokens_revoke(token_id: str, store: StoreOption = None) -> None:
+    """Revoke a token by its id (`tokens list`): refused from the next request on."""
+    with _store(store) as opened:
+        accounts.revoke_token(opened, token_id)
+    out.print(f"token {token_id} is revoked", markup=False)
 
 
 def _program() -> str:

@@ -204,6 +204,8 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             "query": lambda: _query(store, p),
             "write": lambda: store.write(changes_in(p)),
             "reset": store.reset,
+            "records": lambda: store.records(p["kind"]),
+            "put_record": lambda: store.put_record(p["kind"], p["key"], p["doc"]),
         }
 
     @router.post("/ping")

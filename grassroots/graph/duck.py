@@ -468,6 +468,19 @@ _WRITERS: dict[Path, threading.RLock] = {}
 _WRITERS_GUARD = threading.Lock()
 
 
+RECORDS = "grassroots_records"
+CREATE_RECORDS = f"""
+CREATE TABLE IF NOT EXISTS {RECORDS} (
+  kind VARCHAR NOT NULL,
+  key VARCHAR NOT NULL,
+  doc VARCHAR NOT NULL,
+  PRIMARY KEY (kind, key)
+)
+"""
+"""The store's own records beside the graph (accounts and tokens: ``Store.records``),
+kept by ``reset``, which empties only the graph's tables."""
+
+
 def _writer_lock(path: Path) -> threading.RLock:
     """One critical section per store file in this process, however many stores open it."""
     with _WRITERS_GUARD:
@@ -597,6 +610,7 @@ class DuckStore:
             "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
         ).fetchall():
             found[str(table)].add(str(column))
+        db.execute(CREATE_RECORDS)
         for layout in LAYOUTS:
             if layout.name not in found:
                 db.execute(layout.create())
@@ -980,6 +994,23 @@ FROM {q(label.value)} AS n
                 raise StoreError(
                     f"the embedded store rejected the import, so nothing was written: {exc}"
                 ) from None
+        self._move_on()
+
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        rows = self.query(
+            f"SELECT key, doc FROM {RECORDS} WHERE kind = $kind ORDER BY key", {"kind": kind}
+        )
+        return {str(key): orjson.loads(doc) for key, doc in rows}
+
+    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        cur = self._own_cursor()
+        try:
+            cur.execute(
+                f"INSERT OR REPLACE INTO {RECORDS} VALUES ($kind, $key, $doc)",
+                {"kind": kind, "key": key, "doc": orjson.dumps(doc).decode()},
+            )
+        except duckdb.Error as exc:
+            raise _error(exc) from None
         self._move_on()
 
     def _write_nodes(self, cur: duckdb.DuckDBPyConnection, changes: Changes) -> None:

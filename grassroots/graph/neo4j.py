@@ -73,6 +73,7 @@ from typing import Any, LiteralString, TypeVar
 
 import duckdb
 import neo4j
+import orjson
 from neo4j import (
     AsyncGraphDatabase,
     AsyncManagedTransaction,
@@ -153,6 +154,26 @@ SETUP: list[str] = [
     # scan of every area for each focus (the district's report: 1.80M db hits, not 2.41M)
     "CREATE INDEX area_kind IF NOT EXISTS FOR (n:Area) ON (n.kind)",
 ]
+
+# -- the store's own records (accounts, tokens): nodes outside the graph (no Node label),
+# so reset (DELETE_ALL) keeps them
+
+RECORD_LABEL = "GrassrootsRecord"
+SETUP.append(
+    f"CREATE CONSTRAINT grassroots_record IF NOT EXISTS"
+    f" FOR (r:{RECORD_LABEL}) REQUIRE (r.kind, r.key) IS UNIQUE"
+)
+
+READ_RECORDS = f"""
+MATCH (r:{RECORD_LABEL} {{kind: $kind}})
+RETURN r.key AS key, r.doc AS doc
+ORDER BY key
+"""
+
+PUT_RECORD = f"""
+MERGE (r:{RECORD_LABEL} {{kind: $kind, key: $key}})
+SET r.doc = $doc
+"""
 
 # -- the import lease: one node, outside the graph (no Node label) ---------------------------
 
@@ -1076,6 +1097,20 @@ class Neo4jStore:
 
     def counts(self) -> dict[str, int]:
         return self.run(self.counts_plan)
+
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        found = self.read(READ_RECORDS, kind=kind)
+        return {str(r["key"]): orjson.loads(r["doc"]) for r in found}
+
+    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        try:
+            self.driver.execute_query(
+                _q(PUT_RECORD),
+                {"kind": kind, "key": key, "doc": orjson.dumps(doc).decode()},
+                database_=self.database,
+            )
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j could not save the {kind} {key!r}: {exc}") from None
 
     def reset(self) -> None:
         with self.exclusive():

@@ -305,6 +305,16 @@ class ServedStore:
             self._call("write", "writing (all or nothing)", orjson.dumps(changes_out(changes)))
         tick(len(changes))
 
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = self._call(
+            "records", "reading", orjson.dumps({"kind": kind})
+        )
+        return found
+
+    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        body = orjson.dumps({"kind": kind, "key": key, "doc": doc})
+        self._call("put_record", "saving", body)
+
     def reset(self) -> None:
         with self.exclusive():
             self._call("reset", "emptying the store")

@@ -164,6 +164,16 @@ class Store(Protocol):
         """Apply all of ``changes`` in one transaction, or none of it."""
         ...
 
+    def records(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The store's own records of ``kind`` (``account``, ``token``), by key: kept
+        beside the graph, never exported, counted or emptied by ``reset``."""
+        ...
+
+    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        """Save one record (replacing the one of that kind and key), in its own
+        transaction."""
+        ...
+
     def elements(self) -> Iterator[Node | Link]:
         """The whole graph: every node, then every link (for export)."""
         ...

@@ -1,5 +1,6 @@
 """The domain's nouns: one module each, pydantic models as the single source of truth."""
 
+from grassroots.schema.account import Account, Role, Token
 from grassroots.schema.area import Area, AreaKind
 from grassroots.schema.base import Choice, Dated, Row
 from grassroots.schema.dispatch import Dispatch, DispatchRole
@@ -18,6 +19,7 @@ __all__ = [
     "BY_NAME",
     "PERSONAL",
     "TABLES",
+    "Account",
     "Area",
     "AreaKind",
     "Choice",
@@ -45,8 +47,10 @@ __all__ = [
     "Ref",
     "RelType",
     "Report",
+    "Role",
     "Row",
     "Table",
+    "Token",
     "Unit",
     "UnitKind",
     "UnitLevel",
