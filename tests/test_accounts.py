@@ -10,6 +10,7 @@ from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.queries import accounts
 from grassroots.schema import Role
+from tests import test_concurrency as concurrency
 from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
 from tests.test_api import ADD_AREA, asker, client, data
@@ -112,3 +113,27 @@ def test_account_errors_are_one_line_with_what_to_do(env: dict[str, str]) -> Non
     assert twice.returncode == 1 and "exists already" in twice.stderr
     bad_role = run("users", "add", "y", "--role", "boss", env=env)
     assert bad_role.returncode != 0 and "viewer" in bad_role.stderr
+
+
+def test_accounts_made_beside_a_running_serve_count_at_once(
+    duck_env: dict[str, str], tmp_path: Path
+) -> None:
+    """serve holds the embedded store's file: the CLI's account commands go through it
+    (the hand-off), and serve answers the new token, and refuses it once revoked, with
+    no restart."""
+    folder = write_ledger(tmp_path / "l", small_city())
+    assert concurrency.run("import", str(folder), env=duck_env).returncode == 0
+    query = {"query": PHONE}
+    with concurrency.serving(duck_env) as (url, log, _):
+        assert concurrency.run("users", "add", "档案室", "--personal", env=duck_env).returncode == 0
+        issued = concurrency.run("tokens", "issue", "档案室", env=duck_env)
+        secret = issued.stdout.strip()
+        status, body = concurrency._ask(f"{url}/graphql", query, secret)
+        token_id = concurrency.run("tokens", "list", env=duck_env).stdout.split()[0]
+        revoked = concurrency.run("tokens", "revoke", token_id, env=duck_env)
+        after, _ = concurrency._ask(f"{url}/graphql", query, secret)
+    assert issued.returncode == 0, issued.said
+    assert status == 200 and body["data"]["person"]["phone"] == "13812345678", body
+    assert revoked.returncode == 0, revoked.said
+    assert after == 401
+    assert "Traceback" not in "".join(log)

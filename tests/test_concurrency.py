@@ -588,17 +588,6 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
 HANDED = "handed to the running grassroots serve at http://127.0.0.1:"
 
 
-@pytest.fixture
-def duck_env(tmp_path: Path) -> dict[str, str]:
-    """The CLI's environment for a DuckDB store of its own (the hand-off is DuckDB's)."""
-    return {
-        **os.environ,
-        "GRASSROOTS_STORE": DuckStore.name,
-        "GRASSROOTS_DATA": str(tmp_path / "duck"),
-        "GRASSROOTS_LOCK_SECONDS": "10",
-    }
-
-
 def _said_to_be_handed(store: Store, result: Result, process: subprocess.Popen[str]) -> None:
     """On DuckDB the CLI says, in one line, that serve did its work; elsewhere nothing."""
     handed = [line for line in result.stderr.splitlines() if line.startswith(HANDED)]
