@@ -840,13 +840,8 @@ def tokens_list(
         found = accounts.tokens(opened, name)
     moment = accounts.now()
     for token in found:
-        if token.revoked:
-            state = "revoked"
-        elif token.expires and token.expires <= moment:
-            state = "expired"
-        else:
-            state = "active"
         until = token.expires.strftime("%Y-%m-%d") if token.expires else "never"
+        state = token.state(moment)
         out.print(f"{token.id}\t{token.account}\t{until}\t{state}", markup=False)
     if not found:
         _notice("no tokens yet: grassroots tokens issue NAME")

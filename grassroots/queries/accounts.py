@@ -122,8 +122,7 @@ def caller(store: Store, secret: str, at: datetime | None = None) -> Caller | No
     if doc is None:
         return None
     found = Token.model_validate(doc)
-    moment = at or now()
-    if found.revoked is not None or (found.expires is not None and found.expires <= moment):
+    if found.state(at or now()) != "active":
         return None
     owner = store.records(ACCOUNT).get(found.account)
     if owner is None:

@@ -58,3 +58,11 @@ class Token(BaseModel):
     issued: datetime
     expires: datetime | None = None
     revoked: datetime | None = None
+
+    def state(self, at: datetime) -> str:
+        """``revoked``, ``expired`` or ``active`` at the moment ``at``."""
+        if self.revoked is not None:
+            return "revoked"
+        if self.expires is not None and self.expires <= at:
+            return "expired"
+        return "active"
