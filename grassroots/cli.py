@@ -187,13 +187,22 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate only; write nothing.")
     ] = False,
+    as_account: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Import for this account (an editor or admin): every row must lie inside"
+            " its areas, or nothing is written.",
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Import a ledger bundle or a dump: all or nothing, idempotent."""
     bar = _Bar(err)
     try:
         with _store(store) as opened, _PathErrors("check the files there"):
-            outcome = import_path(opened, path, dry_run=dry_run, progress=bar)
+            within = accounts.writer(opened, as_account).areas if as_account else ()
+            outcome = import_path(opened, path, dry_run=dry_run, progress=bar, within=within)
     finally:
         bar.close()
     _print_outcome(outcome, path)
@@ -783,11 +792,6 @@ def users_add(
         made = accounts.add_account(opened, name, role, area or [], personal)
     bound = ", ".join(made.areas) or "the whole graph"
     out.print(f"account {made.name!r}: {made.role.value}, {bound}", markup=False)
-    if made.areas:
-        _notice(
-            "note: this version of the API does not yet scope its answers to a subtree, so"
-            " it refuses this account's tokens (403) rather than show it more than its areas"
-        )
 
 
 @users.command("list")

@@ -136,3 +136,68 @@ def write_ledger(folder: Path, ledger: Ledger, encoding: str = "utf-8") -> Path:
         if rows:
             write_table(folder, table, rows, encoding)
     return folder
+
+
+def two_districts() -> Ledger:
+    """``small_city`` and a second district, 西岗区, whose unit is paired with 东山社区
+    and sends it a cadre; and a city unit paired with 西岗区's community: links that
+    cross a district's boundary both ways."""
+    ledger = small_city()
+    ledger["areas"] += [
+        {"id": "D2", "name": "西岗区", "kind": "district", "parent_id": "C"},
+        {"id": "S2", "name": "白云街道", "kind": "subdistrict", "parent_id": "D2"},
+        {"id": "K2", "name": "八一社区", "kind": "community", "parent_id": "S2"},
+        {"id": "G21", "name": "八一第1网格", "kind": "grid", "parent_id": "K2"},
+    ]
+    ledger["party_orgs"] += [
+        {"id": "OD2", "name": "西岗区委", "form": "committee", "parent_id": "OC", "area_id": "D2"},
+        {
+            "id": "OK2",
+            "name": "八一社区党委",
+            "form": "committee",
+            "parent_id": "OD2",
+            "area_id": "K2",
+        },
+    ]
+    ledger["units"] += [
+        {"id": "U3", "name": "西岗医院", "kind": "hospital", "level": "district", "area_id": "D2"}
+    ]
+    ledger["people"] += [
+        {"id": "P4", "name": "赵敏", "gender": "F", "party_member": "true", "phone": "13900001111"},
+        {"id": "P5", "name": "孙立", "gender": "M", "party_member": "true"},
+    ]
+    ledger["posts"] += [{"person_id": "P5", "org_id": "OK2", "post": "secretary"}]
+    ledger["employments"] += [
+        {"person_id": "P4", "unit_id": "U3", "position": "院长", "leadership": "true"},
+        {"person_id": "P5", "unit_id": "U3", "position": "医生"},
+    ]
+    ledger["pairings"] += [
+        {
+            "id": "PR2",
+            "unit_id": "U3",
+            "org_id": "OK",
+            "responsible_id": "P4",
+            "since": "2024-01-01",
+        },
+        {
+            "id": "PR3",
+            "unit_id": "U2",
+            "org_id": "OK2",
+            "responsible_id": "P3",
+            "since": "2024-01-01",
+        },
+    ]
+    ledger["projects"] += [
+        {"id": "PJ2", "pairing_id": "PR3", "name": "八一义诊", "status": "active"}
+    ]
+    ledger["dispatches"] += [
+        {
+            "id": "DP2",
+            "person_id": "P5",
+            "unit_id": "U3",
+            "area_id": "K2",
+            "role": "first_secretary",
+            "since": "2024-01-01",
+        },
+    ]
+    return ledger

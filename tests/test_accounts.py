@@ -91,19 +91,6 @@ def test_wrong_revoked_expired_and_disabled_tokens_are_refused_from_the_next_req
     assert status(second) == 401
 
 
-def test_a_subtree_account_is_refused_until_answers_are_scoped(
-    store: Store, tmp_path: Path
-) -> None:
-    import_path(store, write_ledger(tmp_path / "l", small_city()))
-    accounts.add_account(store, "district", Role.VIEWER, ["K"])
-    secret, _ = accounts.issue_token(store, "district")
-    reply = client(store).post(
-        "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {secret}"}
-    )
-    assert reply.status_code == 403
-    assert "subtree" in reply.text
-
-
 def test_account_errors_are_one_line_with_what_to_do(env: dict[str, str]) -> None:
     missing = run("tokens", "issue", "nobody", env=env)
     assert missing.returncode == 1 and "users list" in missing.stderr

@@ -20,7 +20,7 @@ from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.graph.served import PREFIX
 from grassroots.graph.store import ReadsFactory, async_reads
-from grassroots.queries.accounts import caller
+from grassroots.queries.accounts import Caller, caller
 from grassroots.schema import Label
 from grassroots.settings import Settings, load_settings
 
@@ -53,23 +53,14 @@ class Utf8GraphQLRouter(GraphQLRouter[Context, None]):
         return orjson.dumps(data)
 
 
-def _account_grants(store: Store, token: str) -> frozenset[str]:
-    """The grants of a token kept in the store (``grassroots tokens issue``), read anew
+def _account(store: Store, token: str) -> Caller:
+    """The account of a token kept in the store (``grassroots tokens issue``), read anew
     for each request so that a revocation, an expiry or a disabled account counts from
     the next one."""
     found = caller(store, token)
     if found is None:
         raise HTTPException(401, "unknown, expired or revoked API token")
-    if found.areas:
-        # Fail safe: scoping every read to an account's subtrees is issue 12's next step;
-        # until the API enforces it, a subtree account gets nothing rather than the city.
-        raise HTTPException(
-            403,
-            f"the account {found.account!r} is bound to areas {', '.join(found.areas)}, and"
-            " this version does not yet scope answers to a subtree: use an account of the"
-            " whole graph (grassroots users add NAME --role viewer)",
-        )
-    return found.grants
+    return found
 
 
 def create_app(
@@ -93,17 +84,19 @@ def create_app(
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         grants = tokens.get(token, frozenset())
+        areas: tuple[str, ...] = ()  # an account bound to subtrees sees only them
         if token and token not in tokens:
-            grants = await asyncio.get_running_loop().run_in_executor(
-                pool, partial(_account_grants, opened, token)
+            found = await asyncio.get_running_loop().run_in_executor(
+                pool, partial(_account, opened, token)
             )
+            grants, areas = found.grants, found.areas
         if not config.api_reads_need_token:
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
         # one snapshot per request; taking it may open the embedded store's file
         snapshot = await asyncio.get_running_loop().run_in_executor(pool, opened.snapshot)
-        return Context(snapshot, config, grants, reads(snapshot, pool))
+        return Context(snapshot, config, grants, reads(snapshot, pool), areas)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

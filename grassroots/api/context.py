@@ -29,6 +29,7 @@ from grassroots.graph.store import (
     Store,
     chain,
 )
+from grassroots.graph.subtrees import ScopedReads, Subtrees
 from grassroots.schema import Label, Node, RelType
 from grassroots.settings import Settings
 
@@ -184,14 +185,32 @@ class Loaders:
 
 
 class Context(BaseContext):
+    """``areas``: the subtrees the caller's account is bound to (none: the whole graph).
+    Every read of the API goes through ``loaders``, which then see only those subtrees
+    (``grassroots.graph.subtrees``); ``whole`` reads past them, for the one answer that
+    narrows itself (a coverage report, run on the store's own compiled queries inside a
+    scope that ``report_scope`` keeps inside the caller's)."""
+
     def __init__(
-        self, store: Store, settings: Settings, grants: frozenset[str], reads: AsyncReads
+        self,
+        store: Store,
+        settings: Settings,
+        grants: frozenset[str],
+        reads: AsyncReads,
+        areas: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.store = store  # this request's snapshot: the mutations write through it
         self.settings = settings
         self.grants = grants
-        self.loaders = Loaders(reads)
+        self.areas = tuple(areas)
+        self.whole = reads
+        self.scoped = ScopedReads(reads, areas) if areas else None
+        self.loaders = Loaders(self.scoped or reads)
+
+    async def subtrees(self) -> Subtrees | None:
+        """What the caller may see, or None for an account of the whole graph."""
+        return await self.scoped.subtrees() if self.scoped else None
 
     def require(self, grant: str) -> None:
         if grant not in self.grants:

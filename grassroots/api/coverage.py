@@ -96,6 +96,10 @@ class CoverageReport:
         description="The packs checked: those asked for, or else core and GRASSROOTS_PACKS."
     )
     rules: list[RuleResult]
+    limited_to: list[strawberry.ID] = strawberry.field(
+        description="The areas of the caller's account the report is limited to (with no "
+        "scope given, each of them, added up); empty for an account of the whole graph."
+    )
 
 
 async def report(
@@ -109,12 +113,19 @@ async def report(
     chosen = packs_to_run(packs, info.context.settings.packs, rules)
     # a report reads for seconds at a city's scale: off the event loop, on the request's
     # snapshot, through the store's sync protocol (the engine compiles to its SQL/Cypher)
-    found = await info.context.loaders.call(
-        lambda store: engine.coverage(store, chosen, rules, scope, as_of)
-    )
+    seen = await info.context.subtrees()
+    if seen is None:
+        found = await info.context.whole.call(
+            lambda store: engine.coverage(store, chosen, rules, scope, as_of)
+        )
+    else:  # the engine's compiled queries read the whole store, inside the caller's scope
+        found = await info.context.whole.call(
+            lambda store: engine.coverage_within(store, seen, chosen, rules, scope, as_of)
+        )
     return CoverageReport(
         as_of=found.as_of,
         scope=strawberry.ID(found.scope) if found.scope else None,
         packs=found.packs,
         rules=[RuleResult(result=r) for r in found.results],
+        limited_to=[strawberry.ID(area) for area in found.limited_to],
     )

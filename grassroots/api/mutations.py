@@ -26,6 +26,8 @@ from grassroots.api.nodes import (
 )
 from grassroots.errors import LedgerError
 from grassroots.errors import Problem as LedgerProblem
+from grassroots.graph.store import Store
+from grassroots.graph.subtrees import ScopedStore, reach
 from grassroots.importers.ledger import import_rows
 from grassroots.importers.sources import RawBundle, RawRow, RawTable
 from grassroots.schema import (
@@ -209,8 +211,10 @@ def _save(info: I, table_name: str, values: dict[str, Any]) -> Node | Link | Fai
     table = BY_NAME[table_name]
     cells = {k: _cell(v) for k, v in values.items() if v is not None}
     bundle = RawBundle([RawTable(table, "api", list(cells), [RawRow(2, cells)])])
-    try:  # the row path: it reads only what the row touches, where a staged import reads
-        import_rows(info.context.store, bundle)  # every stored id of Neo4j first
+    try:
+        # the row path: it reads only what the row touches (a staged import reads every
+        # stored id of Neo4j first), and only what the caller's account sees
+        import_rows(info.context.store, bundle, within=info.context.areas)
     except LedgerError as exc:
         return _failure(exc.problems)
     element = table.to_element(table.model.model_validate(cells))
@@ -248,10 +252,16 @@ def _nothing(what: str) -> NothingToEnd:
     )
 
 
+def _reader(info: I) -> Store:
+    """The request's snapshot as the caller sees it (``grassroots.graph.subtrees``)."""
+    store, areas = info.context.store, info.context.areas
+    return ScopedStore(store, reach(store, areas)) if areas else store
+
+
 def _end_node(info: I, table_name: str, node_id: str, until: date) -> Node | Link | Failure:
     info.context.require("write")
     table = BY_NAME[table_name]
-    node = info.context.store.nodes([node_id]).get(node_id)
+    node = _reader(info).nodes([node_id]).get(node_id)
     if node is None or node.label is not table.label:
         return _nothing(f"{table_name.rstrip('s')} {node_id!r}")
     return _save(info, table_name, {**table.to_cells(node), "until": until})
@@ -264,7 +274,7 @@ def _end_link(
     table = BY_NAME[table_name]
     assert table.rel is not None
     key = table.key_of({column: _cell(value) for column, value in values.items()})
-    link = info.context.store.links([(table.rel, key)]).get((table.rel, key))
+    link = _reader(info).links([(table.rel, key)]).get((table.rel, key))
     if link is None:
         return _nothing(table_name.rstrip("s"))
     return _save(info, table_name, {**table.to_cells(link), "until": until})

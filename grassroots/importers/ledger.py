@@ -19,9 +19,10 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 from grassroots.errors import LedgerError, Problem
 from grassroots.graph.duck import STORED_IDS, DuckStore, Staging, link_key, q, staged_name
 from grassroots.graph.store import Changes, Store, TreeEntry, checkpoint
+from grassroots.graph.subtrees import ScopedStore, Subtrees, reach
 from grassroots.importers.columns import read_csv, validate_columns
 from grassroots.importers.dump import read_dump
 from grassroots.importers.sources import (
@@ -80,14 +82,21 @@ class Record:
 
 
 def import_path(
-    store: Store, path: Path, *, dry_run: bool = False, progress: Progress = silent
+    store: Store,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    progress: Progress = silent,
+    within: Sequence[str] = (),
 ) -> Outcome:
-    """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any problem."""
-    importer = importer_for(store)
+    """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any
+    problem. ``within``: the areas of the account the import is made for, whose rows must
+    all lie inside them (``import_rows``)."""
+    importer = partial(import_rows, within=within) if within else importer_for(store)
     if path.suffix.lower() == ".jsonl":
         bundle = read_dump(path)
     else:  # a store's own path stages CSV files in SQL, unread by Python
-        bundle = read_bundle(path, defer_csv=importer is not import_rows)
+        bundle = read_bundle(path, defer_csv=importer is not import_rows and not within)
     try:
         return importer(store, bundle, dry_run=dry_run, progress=progress)
     finally:
@@ -125,9 +134,18 @@ def importer_for(store: Store) -> Importer:
 
 
 def import_rows(
-    store: Store, bundle: RawBundle, *, dry_run: bool = False, progress: Progress = silent
+    store: Store,
+    bundle: RawBundle,
+    *,
+    dry_run: bool = False,
+    progress: Progress = silent,
+    within: Sequence[str] = (),
 ) -> Outcome:
-    """The row path: every row a pydantic model and a graph element (any store)."""
+    """The row path: every row a pydantic model and a graph element (any store).
+
+    ``within``: the areas of the account the import is made for. The bundle is then
+    checked against only what the account sees (``ScopedStore``: a reference to a node
+    outside is one to no node), and each row must land inside (``_check_within``)."""
     problems = list(bundle.problems)
     records: list[Record] = []
     extra_columns: dict[str, list[str]] = {}
@@ -140,7 +158,15 @@ def import_rows(
     # The critical section: what is stored is read, checked, diffed and written with no
     # other import in between (two at once would each check against the state before).
     with nullcontext() if dry_run else store.exclusive():
-        stored = _check_graph(store, records, problems)
+        if within:
+            seen = reach(store, within)
+            _check_graph(ScopedStore(store, seen), records, problems)
+            _check_within(store, seen, records, problems)
+            if problems:
+                raise LedgerError(problems)
+            stored = _check_graph(store, records, problems)  # the nodes as stored, whole
+        else:
+            stored = _check_graph(store, records, problems)
         if problems:
             raise LedgerError(problems)
         changes, outcome = _diff(store, records, stored)
@@ -505,6 +531,67 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
         if own:
             _check_tree(label, own, store.tree(label), problems)
     return stored
+
+
+ANCHORS: dict[str, tuple[str, ...]] = {
+    "areas": ("parent_id",),
+    "party_orgs": ("area_id", "parent_id"),
+    "units": ("area_id",),
+}
+"""The columns that place a new row of these tables inside an account's areas (one of
+them must be given); every other table's rows are placed by a required reference."""
+
+
+def _check_within(
+    store: Store, seen: Subtrees, records: list[Record], problems: list[Problem]
+) -> None:
+    """The rows an account bound to ``seen`` may not write, once ``_check_graph`` has
+    checked the bundle against the nodes it sees: a row whose id is taken outside them
+    (it would overwrite a node the account does not see), a row placed nowhere (a new
+    top area or org), and an employment at a unit it sees only as the far end of a
+    pairing or a dispatch."""
+    ids = [r.element.id for r in records if isinstance(r.element, Node)]
+    hidden = [i for i in ids if not seen.sees(i)]
+    taken = set(store.nodes(hidden)) if hidden else set()
+    roots = ", ".join(seen.roots)
+    far_end = seen.ids[Label.UNIT] - seen.inside_units
+    for record in records:
+        element, table = record.element, record.table
+        if isinstance(element, Node) and element.id in taken:
+            problems.append(
+                Problem(
+                    table.name,
+                    record.number,
+                    "id",
+                    f"id {element.id!r} is already used, outside your areas ({roots});"
+                    " ids are unique across all tables: choose another",
+                    code="duplicate",
+                )
+            )
+        columns = ANCHORS.get(table.name, ())
+        if columns and not any(getattr(record.row, c, None) for c in columns):
+            problems.append(
+                Problem(
+                    table.name,
+                    record.number,
+                    columns[0],
+                    f"an account bound to {roots} writes only below them: give"
+                    f" {' or '.join(columns)}",
+                    code="missing",
+                )
+            )
+        if isinstance(element, Link) and table.name == "employments" and element.end in far_end:
+            problems.append(
+                Problem(
+                    table.name,
+                    record.number,
+                    "unit_id",
+                    f"unit {element.end!r} lies outside your areas ({roots}); you see it"
+                    " as the far end of a pairing or a dispatch, and may not write its"
+                    " employments",
+                    code="reference",
+                )
+            )
 
 
 def _noun(label: Label) -> str:

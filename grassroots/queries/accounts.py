@@ -56,6 +56,19 @@ def account(store: Store, name: str) -> Account:
     return Account.model_validate(doc)
 
 
+def writer(store: Store, name: str) -> Account:
+    """The account ``name``, if it may write: active, an editor or an admin."""
+    found = account(store, name)
+    if found.disabled:
+        raise GrassrootsError(f"the account {name!r} is disabled")
+    if "write" not in found.role.grants:
+        raise GrassrootsError(
+            f"the account {name!r} is a {found.role.value}, who may not write: an editor or"
+            " an admin may"
+        )
+    return found
+
+
 def _save(store: Store, found: Account) -> None:
     store.put_record(ACCOUNT, found.name, found.model_dump(mode="json"))
 

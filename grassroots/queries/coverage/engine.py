@@ -12,8 +12,9 @@ from datetime import date
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
-from grassroots.errors import StoreError
+from grassroots.errors import NotFound, StoreError
 from grassroots.graph.store import Store
+from grassroots.graph.subtrees import ScopedStore, Subtrees
 from grassroots.queries.coverage.rules import Rule, load_packs, select
 from grassroots.queries.places import areas_within, describe, resolve, scope_area
 from grassroots.schema import AreaKind, Label
@@ -137,6 +138,7 @@ class Report:
     results: list[RuleResult] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)  # the packs whose rules were checked
     scope_name: str | None = None  # the scope area's own name, where a breakdown knows it
+    limited_to: tuple[str, ...] = ()  # the caller's subtrees, where an account has them
 
     @property
     def other_packs(self) -> list[str]:
@@ -149,8 +151,12 @@ class Report:
             "scope": self.scope,
             "packs": self.packs,
             "other_packs": self.other_packs,
+            **({"limited_to": list(self.limited_to)} if self.limited_to else {}),
             "rules": [r.to_json() for r in self.results],
         }
+
+
+SCOPES = (Label.AREA, Label.PARTY_ORG)
 
 
 def coverage(
@@ -191,6 +197,44 @@ def coverage(
         gaps.sort(key=attrgetter("path", "id"))  # an evaluator's order makes this linear
         report.results.append(RuleResult(rule, checked, gaps))
     return report
+
+
+def coverage_within(
+    store: Store,
+    subtrees: Subtrees,
+    packs: list[str] | None = None,
+    rules: list[str] | None = None,
+    scope: str | None = None,
+    as_of: date | None = None,
+) -> Report:
+    """``coverage`` for an account bound to ``subtrees``: inside ``scope``, which must be
+    one the account sees (else it is not found), or else inside each of its subtrees,
+    their results added up. A gap's path starts where the account's part of its trail
+    does (``places.describe`` through its scoped reads), as every path it is shown."""
+    store = store.snapshot()
+    scopes = list(subtrees.roots)
+    if scope:
+        scope = resolve(ScopedStore(store, subtrees), scope, SCOPES, "scope")
+        if not subtrees.sees(scope_area(store, scope), Label.AREA):  # an org built outside
+            raise NotFound(f"scope {scope!r} is neither the id nor the name of any area")
+        scopes = [scope]
+    chosen = select(packs, rules)
+    ran = {rule.pack for rule in chosen}
+    merged = Report(
+        as_of or date.today(),
+        scopes[0] if len(scopes) == 1 else None,
+        packs=[name for name in load_packs() if name in ran],
+        limited_to=subtrees.roots,
+    )
+    parts = [coverage(store, packs, rules, s, as_of) for s in scopes]
+    seen = ScopedStore(store, subtrees)  # whose trails stop at the boundary
+    paths = describe(seen, {g.id for p in parts for r in p.results for g in r.gaps})
+    for at, rule in enumerate(chosen):
+        results = [p.results[at] for p in parts]
+        gaps = [g._replace(path=paths.get(g.id, (g.id, g.id))[1]) for r in results for g in r.gaps]
+        gaps.sort(key=attrgetter("path", "id"))
+        merged.results.append(RuleResult(rule, sum(r.checked for r in results), gaps))
+    return merged
 
 
 def breakdown(

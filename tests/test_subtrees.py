@@ -1,0 +1,215 @@
+"""Accounts bound to a subtree (issue 12, items 2 and 3), on both stores: a district's
+account sees its district and the far ends of the links that land in it, nothing else,
+through every read of the API; it writes only inside, through a mutation and through an
+import. The visible part of ``two_districts`` is written out here by hand, not worked
+out by the code under test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grassroots.graph.store import Store
+from grassroots.graph.subtrees import reach
+from grassroots.importers import import_path
+from grassroots.queries import accounts
+from grassroots.schema import Role
+from tests.conftest import release, snapshot, write_table
+from tests.ledgers import two_districts, write_ledger
+from tests.test_api import Ask, asker, client, data
+from tests.test_cli import run
+
+INSIDE = {
+    # 桃源街道 and what lies below it, in 中山区
+    "S", "K", "G1", "G2", "B1", "B2",
+    "OS", "OK", "OG1", "OB1",
+    "U2", "H1", "H2", "PR1", "PR2", "PJ1", "DP1",
+}  # fmt: skip
+FAR_ENDS = {"U1", "U3", "P2", "P4"}  # PR1's and PR2's units and leaders, DP1's unit, cadre
+PEOPLE = {"P1", "P3"}  # P1's post and contact, P3's post and employment land inside
+VISIBLE = INSIDE | FAR_ENDS | PEOPLE
+OUTSIDE = {"C", "D", "T", "V", "D2", "S2", "K2", "G21", "OC", "OD", "OD2", "OK2", "P5"}
+OUTSIDE |= {"PR3", "PJ2", "DP2"}
+
+
+@pytest.fixture
+def city(store: Store, tmp_path: Path) -> Store:
+    import_path(store, write_ledger(tmp_path / "city", two_districts()))
+    return store
+
+
+def token(store: Store, name: str, role: Role, areas: list[str], personal: bool = False) -> str:
+    accounts.add_account(store, name, role, areas, personal)
+    return accounts.issue_token(store, name)[0]
+
+
+@pytest.fixture
+def viewer(city: Store) -> tuple[Ask, str]:
+    secret = token(city, "桃源街道", Role.VIEWER, ["S"])
+    return asker(client(city, api_reads_need_token=True)), secret
+
+
+def test_the_rule_written_out_here_is_the_one_the_code_keeps(city: Store) -> None:
+    assert reach(city, ["S"]).visible == VISIBLE
+    assert VISIBLE.isdisjoint(OUTSIDE)
+    assert reach(city, ["S", "K"]).roots == ("S",)  # a root below another is one part
+
+
+def test_lookups_find_nothing_outside_and_everything_inside(viewer: tuple[Ask, str]) -> None:
+    ask, secret = viewer
+    for kind, ids in (("area", "S K D D2 C"), ("partyOrg", "OK OD OK2"), ("person", "P1 P5")):
+        for node_id in ids.split():
+            found = data(ask(f'{{ {kind}(id: "{node_id}") {{ id }} }}', secret))[kind]
+            assert (found is not None) == (node_id in VISIBLE), node_id
+    listed = data(ask("{ areas { totalCount edges { node { id } } } }", secret))["areas"]
+    assert {e["node"]["id"] for e in listed["edges"]} == {"S", "K", "G1", "G2", "B1", "B2"}
+    assert listed["totalCount"] == 6
+    hits = data(ask('{ search(text: "区委") { ... on PartyOrg { id } } }', secret))["search"]
+    assert hits == []  # 区委 and 西岗区委 are outside; nothing says they exist
+    hits = data(
+        ask('{ search(text: "社区") { ... on Area { id } ... on PartyOrg { id } } }', secret)
+    )
+    assert {h["id"] for h in hits["search"]} == {"K", "OK"}
+
+
+def test_a_link_across_the_boundary_shows_its_far_end_and_no_more(
+    viewer: tuple[Ask, str],
+) -> None:
+    ask, secret = viewer
+    query = """{ pairing(id: "PR2") { unit { id name area { id } pairings { id }
+                   dispatches { id } } responsible { id name } org { id } }
+                 unit(id: "U3") { id } other: pairing(id: "PR3") { id } }"""
+    found = data(ask(query, secret))
+    unit = found["pairing"]["unit"]
+    assert unit == {"id": "U3", "name": "西岗医院", "area": None, "pairings": [{"id": "PR2"}],
+                    "dispatches": []}  # fmt: skip
+    assert found["pairing"]["responsible"] == {"id": "P4", "name": "赵敏"}
+    assert found["unit"] == {"id": "U3"} and found["other"] is None
+
+
+def test_trees_and_chains_stop_at_the_boundary(viewer: tuple[Ask, str]) -> None:
+    ask, secret = viewer
+    chart = data(ask('{ orgChart(rootId: "OS", depth: 3) { id parentId } }', secret))["orgChart"]
+    assert {c["id"]: c["parentId"] for c in chart} == {
+        "OS": None, "OK": "OS", "OG1": "OK", "OB1": "OG1"
+    }  # fmt: skip
+    refused = ask('{ orgChart(rootId: "OD") { id } }', secret)
+    assert refused["data"] is None and "neither the id nor the name" in str(refused["errors"])
+    chain = data(ask('{ responsibleChain(id: "H1") { id } }', secret))["responsibleChain"]
+    assert [o["id"] for o in chain] == ["OB1", "OG1", "OK", "OS"]
+    top = data(ask('{ area(id: "S") { parent { id } children { id } } }', secret))["area"]
+    assert top == {"parent": None, "children": [{"id": "K"}]}
+
+
+def test_a_link_path_runs_only_through_what_the_account_sees(viewer: tuple[Ask, str]) -> None:
+    ask, secret = viewer
+    query = '{ linkPath(fromId: "H1", toId: "U3") { found steps { fromId toId } } }'
+    path = data(ask(query, secret))["linkPath"]
+    assert path["found"] and {s[end] for s in path["steps"] for end in s} <= VISIBLE
+    refused = ask('{ linkPath(fromId: "H1", toId: "K2") { found } }', secret)
+    assert "neither the id nor the name" in str(refused["errors"])
+
+
+REPORT = """query($scope: ID) { coverage(scope: $scope) { scope limitedTo
+  rules { id checked gaps { edges { node { id path } } } } } }"""
+
+
+def test_the_report_is_narrowed_to_the_subtree_and_says_so(city: Store) -> None:
+    secret = token(city, "桃源街道", Role.VIEWER, ["S"])
+    ask = asker(client(city, api_reads_need_token=True))
+    mine = data(ask(REPORT, secret))["coverage"]
+    assert mine["scope"] == "S" and mine["limitedTo"] == ["S"]
+    whole = data(ask(REPORT, "reader", scope="S"))["coverage"]  # an unbound token
+    assert whole["limitedTo"] == []
+    for narrowed, full in zip(mine["rules"], whole["rules"], strict=True):
+        assert narrowed["checked"] == full["checked"]
+        ids = [e["node"]["id"] for e in narrowed["gaps"]["edges"]]
+        assert ids == [e["node"]["id"] for e in full["gaps"]["edges"]]
+        assert set(ids) <= INSIDE
+        for edge in narrowed["gaps"]["edges"]:  # the path starts at the account's root
+            assert edge["node"]["path"].startswith(("桃源街道", "街道党工委")), edge
+    assert any(r["gaps"]["edges"] for r in mine["rules"])
+    for outside in ("D", "D2", "中山区", "OD"):
+        refused = ask(REPORT, secret, scope=outside)
+        assert "neither the id nor the name" in str(refused["errors"]), outside
+
+
+def test_an_account_of_two_subtrees_gets_both_added_up(city: Store) -> None:
+    secret = token(city, "两地", Role.VIEWER, ["S", "K2"])
+    ask = asker(client(city, api_reads_need_token=True))
+    both = data(ask(REPORT, secret))["coverage"]
+    assert both["scope"] is None and both["limitedTo"] == ["S", "K2"]
+    apart = [data(ask(REPORT, "reader", scope=s))["coverage"] for s in ("S", "K2")]
+    for at, rule in enumerate(both["rules"]):
+        assert rule["checked"] == sum(a["rules"][at]["checked"] for a in apart)
+
+
+ADD = """mutation($input: AreaInput!) { addArea(input: $input) {
+  __typename ... on Area { id } ... on Failure { message } } }"""
+
+
+def test_an_editor_writes_inside_and_nothing_outside(city: Store, tmp_path: Path) -> None:
+    secret = token(city, "桃源编辑", Role.EDITOR, ["S"])
+    ask = asker(client(city, api_reads_need_token=True))
+    before = snapshot(city, tmp_path)
+    for area in (
+        {"id": "G9", "name": "外网格", "kind": "GRID", "parentId": "K2"},  # 西岗区's community
+        {"id": "G9", "name": "外网格", "kind": "GRID", "parentId": "K3"},  # no such area
+        {"id": "D3", "name": "新区", "kind": "DISTRICT", "parentId": "C"},  # above the root
+    ):
+        failed = data(ask(ADD, secret, input=area))["addArea"]
+        assert failed["__typename"] == "DanglingReference", failed
+    # the two unknown parents read alike: an id outside cannot be probed through a write
+    messages = [
+        data(ask(ADD, secret, input={"id": "G9", "name": "x", "kind": "GRID", "parentId": p}))
+        for p in ("K2", "K3")
+    ]
+    unknown = messages[1]["addArea"]["message"].replace("K3", "K2")
+    assert messages[0]["addArea"]["message"] == unknown
+    taken = data(ask(ADD, secret, input={"id": "K2", "name": "x", "kind": "GRID", "parentId": "K"}))
+    assert "already used" in taken["addArea"]["message"]  # never overwrites what it cannot see
+    ended = ask('mutation { endPairing(id: "PR3", until: "2026-01-01") { __typename } }', secret)
+    assert data(ended)["endPairing"]["__typename"] == "NothingToEnd"
+    assert snapshot(city, tmp_path) == before
+    inside = {"id": "G9", "name": "东山第9网格", "kind": "GRID", "parentId": "K"}
+    assert data(ask(ADD, secret, input=inside))["addArea"] == {"__typename": "Area", "id": "G9"}
+    viewer = token(city, "只读", Role.VIEWER, ["S"])
+    refused = ask(ADD, viewer, input={**inside, "id": "G8"})
+    assert "write" in refused["errors"][0]["message"]
+
+
+def test_an_import_for_an_account_refuses_a_row_outside_and_writes_nothing(
+    city: Store, env: dict[str, str], tmp_path: Path
+) -> None:
+    token(city, "桃源编辑", Role.EDITOR, ["S"])
+    token(city, "只读", Role.VIEWER, ["S"])
+    before = snapshot(city, tmp_path)
+    folder = tmp_path / "edit"
+    grid = {"kind": "grid", "name": "东山第9网格"}
+    write_table(folder, "areas", [
+        {"id": "G9", "parent_id": "K", **grid}, {"id": "G8", "parent_id": "K2", **grid}
+    ])  # fmt: skip
+    unit = {"id": "U9", "name": "新单位", "kind": "other", "level": "subdistrict", "area_id": ""}
+    write_table(folder, "units", [unit])
+    write_table(folder, "employments", [{"person_id": "P1", "unit_id": "U3", "position": "顾问"}])
+    release(city)
+    done = run("import", str(folder), "--as", "桃源编辑", env=env)
+    assert done.returncode == 1, done.stdout
+    assert "areas row 3 parent_id: no areas" in done.stderr
+    assert "units row 2 area_id: an account bound to S writes only below them" in done.stderr
+    assert "employments row 2 unit_id: unit 'U3' lies outside your areas" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert snapshot(city, tmp_path) == before
+    release(city)
+    refused = run("import", str(folder), "--as", "只读", env=env)
+    assert refused.returncode == 1 and "may not write" in refused.stderr
+    inside = tmp_path / "inside"
+    write_table(inside, "areas", [
+        {"id": "G9", "parent_id": "K", **grid},
+        {"id": "B9", "name": "9号楼", "kind": "building", "parent_id": "G9"},
+    ])  # fmt: skip
+    release(city)
+    ok = run("import", str(inside), "--as", "桃源编辑", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert set(city.nodes(["G9", "B9"])) == {"G9", "B9"}
