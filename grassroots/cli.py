@@ -4,16 +4,18 @@ exit status 1; anything else is reported as an internal error without a tracebac
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ContextDecorator, contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,6 +30,7 @@ from grassroots.importers import Outcome, import_path, write_dump
 from grassroots.progress import Tick
 from grassroots.queries import accounts
 from grassroots.schema import Role
+from grassroots.schema.audit import Actor, Change, Entry
 from grassroots.schema.base import parse_day
 from grassroots.schema.person import PERSONAL
 from grassroots.settings import Settings, StoreKind, load_settings
@@ -74,6 +77,18 @@ def _settings(store: StoreKind | None) -> Settings:
     chosen = store or _chosen.get("store")
     base = load_settings()
     return base.model_copy(update={"store": chosen}) if chosen else base
+
+
+def _actor(account: str | None = None) -> Actor:
+    """Who a command writes as, for the audit log: the account it acts for (``--as``),
+    or else the operating-system user and machine (``wang@ops-01``)."""
+    if account:
+        return Actor(name=account, via="cli")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no name
+        user = str(os.getuid())
+    return Actor(name=f"{user}@{socket.gethostname()}", via="cli")
 
 
 def _notice(text: str) -> None:
@@ -202,7 +217,14 @@ def import_(
     try:
         with _store(store) as opened, _PathErrors("check the files there"):
             within = accounts.writer(opened, as_account).areas if as_account else ()
-            outcome = import_path(opened, path, dry_run=dry_run, progress=bar, within=within)
+            outcome = import_path(
+                opened,
+                path,
+                dry_run=dry_run,
+                progress=bar,
+                actor=_actor(as_account),
+                within=within,
+            )
     finally:
         bar.close()
     _print_outcome(outcome, path)
@@ -327,7 +349,9 @@ def reset(
             f"Delete everything in the {settings.store.value} store at {where}?", abort=True
         )
     with _store(store) as opened:
-        opened.reset()
+        # the log keeps what the graph held, by label and type: a reset's before
+        held = Change(kind="graph", type="graph", id="graph", before=opened.counts())
+        opened.reset(Entry.begin(_actor(), "reset", [held]))
     out.print(f"the {settings.store.value} store at {where} is empty")
 
 
@@ -460,6 +484,65 @@ def coverage_(
             f" check; import a ledger first ({_program()} import PATH)",
             markup=False,
         )
+
+
+@app.command("audit")
+@_PathErrors("choose a file you may write")
+def audit_(
+    since: Annotated[
+        str | None,
+        typer.Option(help="From this day (YYYY-MM-DD) or moment (ISO, UTC) on."),
+    ] = None,
+    area: Annotated[
+        str | None, typer.Option(help="Only changes inside this area's subtree (id or name).")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Only this account's (or CLI user's).")] = None,
+    format_: Annotated[
+        Format, typer.Option("--format", help="table, json or xlsx.")
+    ] = Format.TABLE,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of the terminal.")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Who changed what, when, through what, and what it was before: every write."""
+    from grassroots.queries import audit
+
+    moment = _moment(since)
+    if output:
+        _output_file(output, f"audit.{format_.value if format_ is not Format.TABLE else 'txt'}")
+    with _store(store) as opened:
+        entries = audit.audit_log(opened, moment, area, user)
+    if format_ is Format.XLSX:
+        target = output or Path("audit.xlsx")
+        audit.write_xlsx(entries, target)
+        out.print(f"wrote {len(entries)} audit entries to {target}", markup=False)
+    elif format_ is Format.JSON:
+        text = audit.to_json(entries)
+        if output:
+            output.write_text(text + "\n", encoding="utf-8")
+            out.print(f"wrote {len(entries)} audit entries to {output}", markup=False)
+        else:
+            print(text)
+    elif output:
+        with output.open("w", encoding="utf-8") as handle:
+            audit.print_table(entries, Console(file=handle, width=160))
+        out.print(f"wrote {len(entries)} audit entries to {output}", markup=False)
+    else:
+        audit.print_table(entries, out)
+
+
+def _moment(text: str | None) -> datetime | None:
+    """``--since``: a day (the ledger's spellings: its start, in UTC) or an ISO moment."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        day = _day(text, "--since")
+        assert day is not None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class PathFormat(StrEnum):
@@ -717,7 +800,7 @@ def demo(
         opened = open_store(settings, _notice)
         try:
             _guard_demo_target(opened, folder, where, yes)
-            outcome = import_path(opened, folder, progress=bar)
+            outcome = import_path(opened, folder, progress=bar, actor=_actor())
             counts = opened.counts()
             bar.close()
             _print_outcome(outcome, Path("sample city"))
@@ -789,7 +872,7 @@ def users_add(
 ) -> None:
     """Add an account; `grassroots tokens issue NAME` then gives it a token."""
     with _store(store) as opened:
-        made = accounts.add_account(opened, name, role, area or [], personal)
+        made = accounts.add_account(opened, name, role, area or [], personal, _actor())
     bound = ", ".join(made.areas) or "the whole graph"
     out.print(f"account {made.name!r}: {made.role.value}, {bound}", markup=False)
 
@@ -812,7 +895,7 @@ def users_list(store: StoreOption = None) -> None:
 def users_disable(name: str, store: StoreOption = None) -> None:
     """Disable an account: none of its tokens answers from the next request on."""
     with _store(store) as opened:
-        accounts.disable_account(opened, name)
+        accounts.disable_account(opened, name, _actor())
     out.print(f"account {name!r} is disabled", markup=False)
 
 
@@ -828,7 +911,7 @@ def tokens_issue(
     """Issue a token; its secret is printed once, on stdout, and never kept."""
     expires = None if never or days is None else accounts.now() + timedelta(days=days)
     with _store(store) as opened:
-        secret, made = accounts.issue_token(opened, name, expires)
+        secret, made = accounts.issue_token(opened, name, expires, _actor())
     until = made.expires.strftime("%Y-%m-%d %H:%M UTC") if made.expires else "never"
     _notice(f"token {made.id} for {name!r}, expires {until}; it is shown only now:")
     out.print(secret, markup=False)
@@ -855,7 +938,7 @@ def tokens_list(
 def tokens_revoke(token_id: str, store: StoreOption = None) -> None:
     """Revoke a token by its id (`tokens list`): refused from the next request on."""
     with _store(store) as opened:
-        accounts.revoke_token(opened, token_id)
+        accounts.revoke_token(opened, token_id, _actor())
     out.print(f"token {token_id} is revoked", markup=False)
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from grassroots.errors import StoreUnavailable
 from grassroots.graph.duck import DuckStore
-from grassroots.graph.neo4j import RECORD_LABEL, Neo4jStore
+from grassroots.graph.neo4j import AUDIT_LABEL, RECORD_LABEL, Neo4jStore
 from grassroots.graph.store import Store
 from grassroots.importers import write_dump
 from grassroots.settings import Settings, StoreKind
@@ -60,9 +60,10 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     else:
         neo4j: Neo4jStore = request.getfixturevalue("neo4j_store")
         neo4j.reset()
-        # reset keeps the store's records (accounts, tokens) by design; a test starts
-        # without the ones an earlier test left on the shared server
-        neo4j.driver.execute_query(f"MATCH (r:{RECORD_LABEL}) DELETE r", database_=neo4j.database)
+        # reset keeps the store's records (accounts, tokens) and its audit log by design;
+        # a test starts without the ones an earlier test left on the shared server
+        for label in (RECORD_LABEL, AUDIT_LABEL):
+            neo4j.driver.execute_query(f"MATCH (r:{label}) DELETE r", database_=neo4j.database)
         yield neo4j
 
 

@@ -6,10 +6,26 @@ out by the code under test."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    get_named_type,
+)
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
+from grassroots.api.schema import build_schema
 from grassroots.graph.store import Store
 from grassroots.graph.subtrees import reach
 from grassroots.importers import import_path
@@ -47,7 +63,10 @@ def token(store: Store, name: str, role: Role, areas: list[str], personal: bool 
 @pytest.fixture
 def viewer(city: Store) -> tuple[Ask, str]:
     secret = token(city, "桃源街道", Role.VIEWER, ["S"])
-    return asker(client(city, api_reads_need_token=True)), secret
+    # no cost or alias limit: the generated queries nest lists freely; the city is small
+    return asker(
+        client(city, api_reads_need_token=True, api_max_cost=10**12, api_max_aliases=1000)
+    ), secret
 
 
 def test_the_rule_written_out_here_is_the_one_the_code_keeps(city: Store) -> None:
@@ -213,3 +232,128 @@ def test_an_import_for_an_account_refuses_a_row_outside_and_writes_nothing(
     ok = run("import", str(inside), "--as", "桃源编辑", env=env)
     assert ok.returncode == 0, ok.stderr
     assert set(city.nodes(["G9", "B9"])) == {"G9", "B9"}
+
+
+# -- generated queries: every field and argument of the schema, as a district viewer ----
+
+NAMES_OUTSIDE = {
+    "大连市", "中山区", "青堆镇", "河口村", "西岗区", "白云街道", "八一社区", "八一第1网格",
+    "市委", "区委", "西岗区委", "八一社区党委", "孙立", "八一义诊",
+}  # fmt: skip
+PERSONAL_IN_FULL = {"13812345678", "13900001111", "21020219800101123X", "1980-01-01"}
+IDS = [*sorted(VISIBLE | OUTSIDE), "中山区", "东山社区", "nothing"]
+TEXTS = ["社区", "区", "网格", "王", "西岗", "党", "1", "八一"]
+DAYS = ["2023-06-30", "2024-06-30", "2026-12-01"]
+
+
+def _value(draw: Any, kind: Any, name: str) -> str | None:
+    """A GraphQL literal for an argument of type ``kind`` (None: leave it out)."""
+    named = get_named_type(kind)
+    required = isinstance(kind, GraphQLNonNull)
+    if not required and draw(st.booleans()):
+        return None
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    if isinstance(kind, GraphQLList):
+        return None if not required else "[]"
+    if isinstance(named, GraphQLEnumType):
+        return str(draw(st.sampled_from(sorted(named.values))))
+    scalar = named.name
+    if scalar == "ID":
+        return json.dumps(draw(st.sampled_from(IDS)), ensure_ascii=False)
+    if scalar == "String":
+        if name == "after":
+            return None
+        return json.dumps(draw(st.sampled_from(TEXTS)), ensure_ascii=False)
+    if scalar == "Int":
+        return str(draw(st.integers(0, 3)))
+    if scalar == "Boolean":
+        return "true" if draw(st.booleans()) else "false"
+    if scalar == "Date":
+        return json.dumps(draw(st.sampled_from(DAYS)))
+    if scalar == "DateTime":
+        return json.dumps("2000-01-01T00:00:00+00:00")
+    raise AssertionError(f"no values for arguments of type {scalar}")
+
+
+def _arguments(draw: Any, field: Any) -> str:
+    given = [
+        f"{name}: {value}"
+        for name, arg in field.args.items()
+        if (value := _value(draw, arg.type, name)) is not None
+    ]
+    return f"({', '.join(given)})" if given else ""
+
+
+def _selection(draw: Any, kind: Any, depth: int, alias: str = "") -> str:
+    """A selection of ``kind``'s fields: every scalar, and some objects below, down to
+    ``depth`` levels; every member of a union or interface by a fragment, its fields
+    aliased apart (two members' ``kind`` fields differ in type)."""
+    named = get_named_type(kind)
+    if isinstance(named, GraphQLUnionType | GraphQLInterfaceType):
+        members = schema_types(named)
+        fragments = (f"... on {m.name} {_selection(draw, m, depth, m.name + '_')}" for m in members)
+        return "{ __typename " + " ".join(fragments) + " }"
+    assert isinstance(named, GraphQLObjectType)
+    parts = ["__typename"]
+    for name, field in named.fields.items():
+        inner = get_named_type(field.type)
+        shown = f"{alias}{name}: {name}" if alias else name
+        if isinstance(inner, GraphQLObjectType | GraphQLUnionType | GraphQLInterfaceType):
+            if depth > 0 and draw(st.booleans()):
+                below = _selection(draw, inner, depth - 1)
+                parts.append(f"{shown}{_arguments(draw, field)} {below}")
+        elif not any(isinstance(a.type, GraphQLNonNull) for a in field.args.values()):
+            parts.append(shown)
+    return "{ " + " ".join(parts) + " }"
+
+
+SCHEMA = build_schema()._schema
+
+
+def schema_types(kind: Any) -> list[Any]:
+    return list(SCHEMA.get_possible_types(kind))
+
+
+@st.composite
+def queries(draw: Any) -> str:
+    root = SCHEMA.query_type
+    assert root is not None
+    name = draw(st.sampled_from(sorted(root.fields)))
+    field = root.fields[name]
+    inner = get_named_type(field.type)
+    tail = "" if isinstance(inner, GraphQLScalarType) else " " + _selection(draw, inner, 3)
+    return f"{{ {name}{_arguments(draw, field)}{tail} }}"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_generated_queries_never_show_a_node_outside_or_a_personal_field(
+    viewer: tuple[Ask, str],
+) -> None:
+    """Queries drawn from the whole schema (every root field, every argument, objects
+    three levels down) with ids inside, outside and unknown: no string of any answer is
+    an outside node's id or holds an outside node's name, and no personal field is
+    shown in full."""
+    ask, secret = viewer
+    answered = []
+
+    @hyp_settings(max_examples=150, deadline=None, database=None)
+    @given(queries())
+    def probe(query: str) -> None:
+        reply = ask(query, secret)
+        found = _strings(reply.get("data"))
+        for text in found:
+            assert text not in OUTSIDE, (query, text)
+            assert not any(name in text for name in NAMES_OUTSIDE), (query, text)
+            assert text not in PERSONAL_IN_FULL, (query, text)
+        answered.append(bool(found))
+
+    probe()
+    assert sum(answered) > 50  # most drawn queries answered something to check

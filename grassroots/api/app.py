@@ -20,8 +20,9 @@ from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.graph.served import PREFIX
 from grassroots.graph.store import ReadsFactory, async_reads
-from grassroots.queries.accounts import Caller, caller
+from grassroots.queries.accounts import Caller, caller, digest
 from grassroots.schema import Label
+from grassroots.schema.audit import Actor
 from grassroots.settings import Settings, load_settings
 
 
@@ -85,18 +86,22 @@ def create_app(
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         grants = tokens.get(token, frozenset())
         areas: tuple[str, ...] = ()  # an account bound to subtrees sees only them
+        # who writes, for the audit log: an account by its name, a token of
+        # GRASSROOTS_API_TOKENS by the start of its digest (never the token itself)
+        actor = Actor(name=f"token {digest(token)[:8]}" if token else "anonymous", via="api")
         if token and token not in tokens:
             found = await asyncio.get_running_loop().run_in_executor(
                 pool, partial(_account, opened, token)
             )
             grants, areas = found.grants, found.areas
+            actor = Actor(name=found.account, via="api")
         if not config.api_reads_need_token:
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
         # one snapshot per request; taking it may open the embedded store's file
         snapshot = await asyncio.get_running_loop().run_in_executor(pool, opened.snapshot)
-        return Context(snapshot, config, grants, reads(snapshot, pool), areas)
+        return Context(snapshot, config, grants, reads(snapshot, pool), areas, actor)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -31,6 +31,7 @@ from grassroots.graph.store import (
 )
 from grassroots.graph.subtrees import ScopedReads, Subtrees
 from grassroots.schema import Label, Node, RelType
+from grassroots.schema.audit import Actor
 from grassroots.settings import Settings
 
 T = TypeVar("T")
@@ -198,8 +199,10 @@ class Context(BaseContext):
         grants: frozenset[str],
         reads: AsyncReads,
         areas: Sequence[str] = (),
+        actor: Actor | None = None,
     ) -> None:
         super().__init__()
+        self.actor = actor or Actor(name="anonymous", via="api")  # who writes, for the log
         self.store = store  # this request's snapshot: the mutations write through it
         self.settings = settings
         self.grants = grants

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -47,6 +48,7 @@ from grassroots.graph.served import (
     LEASE_SECONDS,
     PREFIX,
     changes_in,
+    entry_in,
     link_out,
     node_out,
     tagged,
@@ -203,9 +205,17 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
             "counts": store.counts,
             "query": lambda: _query(store, p),
             "write": lambda: store.write(changes_in(p)),
-            "reset": store.reset,
+            "reset": lambda: store.reset(entry_in(p.get("audit"))),
             "records": lambda: store.records(p["kind"]),
-            "put_record": lambda: store.put_record(p["kind"], p["key"], p["doc"]),
+            "put_record": lambda: store.put_record(
+                p["kind"], p["key"], p["doc"], entry_in(p.get("audit"))
+            ),
+            "audit_log": lambda: [
+                entry.model_dump(mode="json")
+                for entry in store.audit_log(
+                    datetime.fromisoformat(p["since"]) if p["since"] else None, p["actor"]
+                )
+            ],
         }
 
     @router.post("/ping")

@@ -214,7 +214,13 @@ def _save(info: I, table_name: str, values: dict[str, Any]) -> Node | Link | Fai
     try:
         # the row path: it reads only what the row touches (a staged import reads every
         # stored id of Neo4j first), and only what the caller's account sees
-        import_rows(info.context.store, bundle, within=info.context.areas)
+        import_rows(
+            info.context.store,
+            bundle,
+            actor=info.context.actor,
+            within=info.context.areas,
+            action=f"mutation {info.field_name}",
+        )
     except LedgerError as exc:
         return _failure(exc.problems)
     element = table.to_element(table.model.model_validate(cells))
@@ -255,7 +261,9 @@ def _nothing(what: str) -> NothingToEnd:
 def _reader(info: I) -> Store:
     """The request's snapshot as the caller sees it (``grassroots.graph.subtrees``)."""
     store, areas = info.context.store, info.context.areas
-    return ScopedStore(store, reach(store, areas)) if areas else store
+    if not areas:
+        return store
+    return ScopedStore(store, reach(store, areas))
 
 
 def _end_node(info: I, table_name: str, node_id: str, until: date) -> Node | Link | Failure:

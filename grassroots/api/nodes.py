@@ -22,7 +22,6 @@ from grassroots.graph.filters import active
 from grassroots.graph.store import Neighbour
 from grassroots.queries import linkage
 from grassroots.schema import (
-    PERSONAL,
     AreaKind,
     DispatchRole,
     Education,
@@ -35,7 +34,7 @@ from grassroots.schema import (
     RelType,
     UnitKind,
     UnitLevel,
-    mask,
+    hide_personal,
 )
 
 for _enum in (
@@ -344,24 +343,6 @@ class Unit(Named):
         ]
 
 
-def _hide_id_number(value: str) -> str:
-    """An 18-digit ID number keeps its first 3 and last 4 characters, hiding the birth
-    date (digits 7-14); an old 15-digit one keeps its last 3, as its birth date is digits
-    7-12."""
-    return mask(value) if len(value) == 18 else "*" * max(len(value) - 3, 0) + value[-3:]
-
-
-HIDDEN: dict[str, Callable[[str], str | None]] = {
-    "phone": mask,
-    "id_number": _hide_id_number,
-    # A Date cannot be shown in part, and the birth date is digits 7-14 of the ID
-    # number: without the grant it is null.
-    "birth_date": lambda value: None,
-}
-"""How each personal property of a person is shown without the ``personal`` grant."""
-assert set(HIDDEN) == PERSONAL, "every personal property, and only those, has a way to be hidden"
-
-
 @strawberry.type(
     description="A person. phone and idNumber are masked, and birthDate is null, unless "
     "the token has the personal grant."
@@ -371,13 +352,7 @@ class Person(Named):
         """The node's properties as this caller may see them: every personal one hidden
         together, unless the token has the ``personal`` grant."""
         props = self.node.props
-        if "personal" in info.context.grants:
-            return props
-        shown = dict(props)
-        for key, hide in HIDDEN.items():
-            if shown.get(key) is not None:
-                shown[key] = hide(str(shown[key]))
-        return shown
+        return props if "personal" in info.context.grants else hide_personal(props)
 
     @strawberry.field
     def gender(self) -> Gender | None:

@@ -4,11 +4,12 @@ every noun, with filters, search by name (Chinese included) and cursors."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import strawberry
 
+from grassroots.api.audit import AuditEntry, audit_log
 from grassroots.api.coverage import CoverageReport, report
 from grassroots.api.nodes import (
     VIEWS,
@@ -263,6 +264,21 @@ class Query:
         self, info: I, search: str | None = None, first: int | None = 100, after: str | None = None
     ) -> Connection[Person]:
         return await _find(info, Label.PERSON, {}, search, first, after)
+
+    @strawberry.field(
+        description="The audit log, oldest entry first (admins only): every write since "
+        "since, by user, of what lies in areaId's subtree."
+    )
+    async def audit_log(
+        self,
+        info: I,
+        since: datetime | None = None,
+        area_id: strawberry.ID | None = None,
+        user: str | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        return await audit_log(info, since, area_id, user, first, after)
 
     @strawberry.field(description="Areas, party orgs, units and people whose name contains text.")
     async def search(self, info: I, text: str, first: int | None = 20) -> list[SearchHit]:

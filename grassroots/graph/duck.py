@@ -48,6 +48,7 @@ file lock keeps any other process out for as long as this one has it.
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import re
 import socket
@@ -57,10 +58,10 @@ import time
 import types
 import typing
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -80,6 +81,7 @@ from grassroots.graph.store import (
     Direction,
     Neighbour,
     Page,
+    Store,
     TreeEntry,
     breadth_first,
     busy_message,
@@ -89,6 +91,7 @@ from grassroots.graph.store import (
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import TABLES, Label, Link, Node, Props, RelType, Table
+from grassroots.schema.audit import COLUMNS, Change, Entry, change_of, entries_of, rows_of
 
 FILE_NAME = "grassroots.duckdb"
 HOLDER_FILE = "grassroots.holder.json"  # who holds the file: see "Processes" above
@@ -468,6 +471,25 @@ _WRITERS: dict[Path, threading.RLock] = {}
 _WRITERS_GUARD = threading.Lock()
 
 
+AUDIT = "grassroots_audit"
+CREATE_AUDIT = f"""
+CREATE TABLE IF NOT EXISTS {AUDIT} (
+  entry VARCHAR NOT NULL,
+  "at" TIMESTAMPTZ NOT NULL,
+  actor VARCHAR NOT NULL,
+  via VARCHAR NOT NULL,
+  action VARCHAR NOT NULL,
+  n BIGINT NOT NULL,
+  kind VARCHAR NOT NULL,
+  type VARCHAR NOT NULL,
+  id VARCHAR NOT NULL,
+  before VARCHAR,
+  after VARCHAR
+)
+"""
+"""The audit log, one row per change (``grassroots.schema.audit``): beside the graph,
+as the records are, so ``reset`` keeps it; only ever inserted into."""
+
 RECORDS = "grassroots_records"
 CREATE_RECORDS = f"""
 CREATE TABLE IF NOT EXISTS {RECORDS} (
@@ -611,6 +633,7 @@ class DuckStore:
         ).fetchall():
             found[str(table)].add(str(column))
         db.execute(CREATE_RECORDS)
+        db.execute(CREATE_AUDIT)
         for layout in LAYOUTS:
             if layout.name not in found:
                 db.execute(layout.create())
@@ -985,6 +1008,8 @@ FROM {q(label.value)} AS n
                     tick(len(changes.nodes))
                     self._write_links(cur, changes)
                     tick(len(changes.links))
+                    if changes.audit is not None:
+                        append_audit(cur, changes.audit, changes.audit.changes)
                     checkpoint("writing")  # a test-only pause point
                     cur.commit()
                 except BaseException:
@@ -1002,16 +1027,39 @@ FROM {q(label.value)} AS n
         )
         return {str(key): orjson.loads(doc) for key, doc in rows}
 
-    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_record(
+        self, kind: str, key: str, doc: dict[str, Any], entry: Entry | None = None
+    ) -> None:
         cur = self._own_cursor()
         try:
-            cur.execute(
-                f"INSERT OR REPLACE INTO {RECORDS} VALUES ($kind, $key, $doc)",
-                {"kind": kind, "key": key, "doc": orjson.dumps(doc).decode()},
-            )
+            cur.begin()
+            try:
+                cur.execute(
+                    f"INSERT OR REPLACE INTO {RECORDS} VALUES ($kind, $key, $doc)",
+                    {"kind": kind, "key": key, "doc": orjson.dumps(doc).decode()},
+                )
+                if entry is not None:
+                    append_audit(cur, entry, entry.changes)
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
         except duckdb.Error as exc:
             raise _error(exc) from None
         self._move_on()
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
+        rows = self.query(
+            f"""
+SELECT {", ".join(q(c) for c in COLUMNS)}
+FROM {AUDIT}
+WHERE ($since IS NULL OR "at" >= $since)
+  AND ($actor IS NULL OR actor = $actor)
+ORDER BY entry, n
+""",
+            {"since": since, "actor": actor},
+        )
+        return entries_of(rows)
 
     def _write_nodes(self, cur: duckdb.DuckDBPyConnection, changes: Changes) -> None:
         stored = [node.id for node in changes.nodes if node.id not in changes.new]
@@ -1045,13 +1093,15 @@ FROM {q(label.value)} AS n
                 rows.append([link.key, link.start, link.end, *values, extra])
             _insert(cur, layout, rows)
 
-    def reset(self) -> None:
+    def reset(self, entry: Entry | None = None) -> None:
         with self.exclusive():
             cur = self._own_cursor()
             try:
                 cur.begin()
                 for layout in LAYOUTS:
                     cur.execute(f"DELETE FROM {q(layout.name)}")
+                if entry is not None:
+                    append_audit(cur, entry, entry.changes)
                 cur.commit()
             except duckdb.Error as exc:
                 cur.rollback()
@@ -1088,6 +1138,18 @@ FROM {q(label.value)} AS n
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def append_audit(cur: duckdb.DuckDBPyConnection, entry: Entry, changes: Iterable[Change]) -> None:
+    """Insert ``entry`` with ``changes`` into the audit log, in ``cur``'s transaction."""
+    rows = rows_of(entry, changes)
+    while chunk := list(itertools.islice(rows, BATCH)):
+        columns = list(zip(*chunk, strict=True))
+        cur.execute(
+            f"INSERT INTO {AUDIT} SELECT "
+            + ", ".join(f"UNNEST($c{i})" for i in range(len(COLUMNS))),
+            {f"c{i}": list(values) for i, values in enumerate(columns)},
+        )
 
 
 def _insert(cur: duckdb.DuckDBPyConnection, layout: Layout, rows: list[list[Any]]) -> None:
@@ -1382,9 +1444,54 @@ LIMIT $limit
         assert table.rel is not None
         return _link(table.rel, layout, row)
 
-    def write(self, progress: Progress = silent) -> None:
-        """Write the rows ``diff`` found created or updated (or to be rehashed)."""
+    def write(self, progress: Progress = silent, audit: Entry | None = None) -> None:
+        """Write the rows ``diff`` found created or updated (or to be rehashed), and
+        append ``audit`` with a change for each (``audited``)."""
         raise NotImplementedError
+
+    def audited(self, stored: Store) -> Iterator[Change]:
+        """A change for each row ``diff`` found created or updated, its value before read
+        from ``stored``: streamed, ``BATCH`` rows at a time, so that an import of a city
+        holds no list of its million changes. Read before the write, so ``before`` is
+        the store's state before it."""
+        for staged in self.tables:
+            for offset in range(0, self.changed_count(staged.table), BATCH):
+                yield from self.audited_part(stored, staged.table, offset, BATCH)
+
+    def changed_count(self, table: Table) -> int:
+        ((count,),) = self.execute(
+            f"SELECT count(*) FROM {changed_name(table)} WHERE status IN ('created', 'updated')"
+        )
+        return int(count)
+
+    def audited_part(self, stored: Store, table: Table, offset: int, limit: int) -> list[Change]:
+        """The changes of ``table``'s created and updated rows ``offset`` to
+        ``offset + limit``, in row order."""
+        rows = self.execute(
+            f"""
+SELECT c.status = 'updated', {self._staged_select(table)}
+FROM {changed_name(table)} AS c
+JOIN {staged_name(table)} AS s ON s._row = c._row
+WHERE c.status IN ('created', 'updated')
+ORDER BY c._row
+LIMIT $limit OFFSET $offset
+""",
+            {"limit": limit, "offset": offset},
+        )
+        new = [(bool(row[0]), self.element(table, row[1:])) for row in rows]
+        old = self._stored(stored, [e for updated, e in new if updated])
+        return [change_of(old.get(e.id if isinstance(e, Node) else e.key), e) for _, e in new]
+
+    @staticmethod
+    def _stored(stored: Store, elements: list[Node | Link]) -> dict[str, Node | Link]:
+        """The stored versions of ``elements``, by id or key (ids and link keys do not
+        meet: a key joins several columns' values)."""
+        nodes = [e.id for e in elements if isinstance(e, Node)]
+        links = [(e.type, e.key) for e in elements if isinstance(e, Link)]
+        found: dict[str, Node | Link] = dict(stored.nodes(nodes)) if nodes else {}
+        if links:
+            found.update((key, link) for (_, key), link in stored.links(links).items())
+        return found
 
 
 def changed_name(table: Table) -> str:
@@ -1463,13 +1570,16 @@ WHERE status <> 'unchanged'
 
     # -- the write: one transaction ----------------------------------------------------
 
-    def write(self, progress: Progress = silent) -> None:
-        """Write the rows ``diff`` found created or updated, all in one transaction."""
+    def write(self, progress: Progress = silent, audit: Entry | None = None) -> None:
+        """Write the rows ``diff`` found created or updated, and ``audit``, all in one
+        transaction."""
         total = sum(t.rows for t in self.tables)
         tick = progress("writing", total)
         try:
             self.cur.begin()
             try:
+                if audit is not None:  # first: each change's before is what is stored now
+                    append_audit(self.cur, audit, self.audited(self.store))
                 for staged in self.tables:
                     self._write_table(staged.table)
                     tick(staged.rows)

@@ -61,12 +61,14 @@ from collections.abc import (
     Collection,
     Coroutine,
     Generator,
+    Iterable,
     Iterator,
     Sequence,
 )
 from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, LiteralString, TypeVar
@@ -125,6 +127,9 @@ from grassroots.graph.store import (
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_LABEL, TABLES, Label, Link, Node, Props, RelType, Table
+from grassroots.schema.audit import COLUMNS as AUDIT_COLUMNS
+from grassroots.schema.audit import Change, Entry, entries_of, rows_of
+from grassroots.schema.audit import Row as AuditRow
 from grassroots.schema.tables import BY_LINK, REFERENCE_TYPES
 from grassroots.settings import Settings
 
@@ -174,6 +179,32 @@ PUT_RECORD = f"""
 MERGE (r:{RECORD_LABEL} {{kind: $kind, key: $key}})
 SET r.doc = $doc
 """
+
+AUDIT_LABEL = "GrassrootsAudit"
+SETUP.append(f"CREATE INDEX grassroots_audit IF NOT EXISTS FOR (a:{AUDIT_LABEL}) ON (a.entry, a.n)")
+
+APPEND_AUDIT = f"""
+UNWIND $rows AS row
+CREATE (a:{AUDIT_LABEL})
+SET a = row
+"""
+"""The audit log, one node per change (``grassroots.schema.audit``), outside the graph
+(no Node label): reset keeps it, and nothing but this statement writes it."""
+
+READ_AUDIT = f"""
+MATCH (a:{AUDIT_LABEL})
+WHERE ($since IS NULL OR a.at >= $since)
+  AND ($actor IS NULL OR a.actor = $actor)
+RETURN a.entry, a.at, a.actor, a.via, a.action, a.n, a.kind, a.type, a.id, a.before, a.after
+ORDER BY a.entry, a.n
+"""
+
+
+def _audit_row(row: AuditRow) -> dict[str, Any]:
+    found = dict(zip(AUDIT_COLUMNS, row, strict=True))
+    found["at"] = row[1].astimezone(UTC).isoformat()  # ISO text in UTC sorts as time does
+    return {k: v for k, v in found.items() if v is not None}
+
 
 # -- the import lease: one node, outside the graph (no Node label) ---------------------------
 
@@ -990,7 +1021,31 @@ class Neo4jStore:
                 self._lease_write(RENEW_LEASE, owner=owner, lease_ms=lease_ms)
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
-        self.run_batches(self._statements(changes), len(changes), progress)
+        batches = self._statements(changes)
+        if changes.audit is not None:  # in the write's own transaction, unless it is parted
+            batches += self.audit_batches(changes.audit, changes.audit.changes)
+        self.run_batches(batches, len(changes), progress)
+
+    def audit_batches(self, entry: Entry, changes: Iterable[Change]) -> list[Batch]:
+        """``entry`` with ``changes`` as batches of a write."""
+        rows = [_audit_row(row) for row in rows_of(entry, changes)]
+        return [
+            Batch(APPEND_AUDIT, len(chunk), 0, partial(list, chunk))
+            for chunk in (rows[i : i + self.batch] for i in range(0, len(rows), self.batch))
+        ]
+
+    def _append_audit(self, entry: Entry) -> None:
+        try:
+            with self.driver.session(database=self.database) as session:
+                for batch in self.audit_batches(entry, entry.changes):
+                    session.run(_q(batch.cypher), rows=batch.rows()).consume()
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j could not append to the audit log: {exc}") from None
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
+        moment = None if since is None else since.astimezone(UTC).isoformat()
+        found = self.read(READ_AUDIT, since=moment, actor=actor)
+        return entries_of(tuple(record.values()) for record in found)
 
     def run_batches(self, batches: list[Batch], total: int, progress: Progress = silent) -> None:
         """Run ``batches`` in order: in one managed transaction, or, when they send more
@@ -1102,23 +1157,31 @@ class Neo4jStore:
         found = self.read(READ_RECORDS, kind=kind)
         return {str(r["key"]): orjson.loads(r["doc"]) for r in found}
 
-    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_record(
+        self, kind: str, key: str, doc: dict[str, Any], entry: Entry | None = None
+    ) -> None:
+        audit = [] if entry is None else [_audit_row(r) for r in rows_of(entry, entry.changes)]
+
+        def work(tx: ManagedTransaction) -> None:  # the record and its entry: one transaction
+            tx.run(_q(PUT_RECORD), kind=kind, key=key, doc=orjson.dumps(doc).decode()).consume()
+            if audit:
+                tx.run(_q(APPEND_AUDIT), rows=audit).consume()
+
         try:
-            self.driver.execute_query(
-                _q(PUT_RECORD),
-                {"kind": kind, "key": key, "doc": orjson.dumps(doc).decode()},
-                database_=self.database,
-            )
+            with self.driver.session(database=self.database) as session:
+                session.execute_write(work)
         except (Neo4jError, DriverError) as exc:
             raise StoreError(f"Neo4j could not save the {kind} {key!r}: {exc}") from None
 
-    def reset(self) -> None:
+    def reset(self, entry: Entry | None = None) -> None:
         with self.exclusive():
             try:
                 with self.driver.session(database=self.database) as session:
                     session.run(_q(DELETE_ALL)).consume()  # the lease has no Node label
             except (Neo4jError, DriverError) as exc:
                 raise StoreError(f"Neo4j could not empty the database: {exc}") from None
+            if entry is not None:  # DELETE_ALL commits in parts of its own: the entry after
+                self._append_audit(entry)
 
     def close(self) -> None:
         with self._async_guard:
@@ -1339,10 +1402,12 @@ class Neo4jStaging(Staging):
                 same += [n for n, e in new.items() if found_links.get((_rel_of(e), _id_of(e))) == e]
         self.mark(changed, same, "rehash")  # unchanged, but its digest is to be written
 
-    def write(self, progress: Progress = silent) -> None:
+    def write(self, progress: Progress = silent, audit: Entry | None = None) -> None:
         """Write the created, updated and rehashed rows in batches of ``batch`` rows,
-        each fetched from DuckDB when it runs: nodes, their references, links."""
-        batches: list[Batch] = []
+        each fetched from DuckDB when it runs: nodes, their references, links; and
+        ``audit``, first, so that each change's before is read while it is still
+        stored (in the write's transaction, or in its first parts if it is parted)."""
+        batches = [] if audit is None else self._audit_batches(audit)
         total = 0
         for number, (table, feed) in enumerate(self._feeds(self._parted())):
             name = q(f"feed_{number}")
@@ -1358,6 +1423,21 @@ class Neo4jStaging(Staging):
             total += int(count) if feed.counted else 0
             batches += self._batches(name, int(count), feed)
         self.store.run_batches(batches, total, progress)
+
+    def _audit_batches(self, audit: Entry) -> list[Batch]:
+        step, out, start = self.store.batch, [], 0
+        for staged in self.tables:
+            table, count = staged.table, self.changed_count(staged.table)
+            for offset in range(0, count, step):
+
+                def rows(table: Table = table, offset: int = offset, n: int = start) -> list[Any]:
+                    changes = self.audited_part(self.store, table, offset, step)
+                    return [_audit_row(row) for row in rows_of(audit, changes, n)]
+
+                size = min(step, count - offset)
+                out.append(Batch(APPEND_AUDIT, size, 0, rows))
+                start += size
+        return out
 
     def _batches(self, name: str, count: int, feed: Feed) -> list[Batch]:
         step = self.store.batch

@@ -51,6 +51,7 @@ from grassroots.graph.store import (
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, RelType
+from grassroots.schema.audit import Entry
 
 LEASE_HEADER = "x-grassroots-lease"
 LEASE_SECONDS = 15.0  # a lease not renewed for this long is let go (its client died)
@@ -84,7 +85,16 @@ def changes_out(changes: Changes) -> dict[str, Any]:
         "links": [link_out(ln) for ln in changes.links],
         "new": sorted(changes.new),
         "new_links": sorted([rel.value, key] for rel, key in changes.new_links),
+        "audit": entry_out(changes.audit),
     }
+
+
+def entry_out(entry: Entry | None) -> dict[str, Any] | None:
+    return None if entry is None else entry.model_dump(mode="json")
+
+
+def entry_in(wire: dict[str, Any] | None) -> Entry | None:
+    return None if wire is None else Entry.model_validate(wire)
 
 
 def changes_in(wire: dict[str, Any]) -> Changes:
@@ -93,6 +103,7 @@ def changes_in(wire: dict[str, Any]) -> Changes:
         links=[link_in(ln) for ln in wire["links"]],
         new=set(wire["new"]),
         new_links={(RelType(rel), key) for rel, key in wire["new_links"]},
+        audit=entry_in(wire["audit"]),
     )
 
 
@@ -311,13 +322,20 @@ class ServedStore:
         )
         return found
 
-    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
-        body = orjson.dumps({"kind": kind, "key": key, "doc": doc})
+    def put_record(
+        self, kind: str, key: str, doc: dict[str, Any], entry: Entry | None = None
+    ) -> None:
+        body = orjson.dumps({"kind": kind, "key": key, "doc": doc, "audit": entry_out(entry)})
         self._call("put_record", "saving", body)
 
-    def reset(self) -> None:
+    def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
+        body = {"since": since.isoformat() if since else None, "actor": actor}
+        found = self._call("audit_log", "reading the audit log", orjson.dumps(body))
+        return [Entry.model_validate(doc) for doc in found]
+
+    def reset(self, entry: Entry | None = None) -> None:
         with self.exclusive():
-            self._call("reset", "emptying the store")
+            self._call("reset", "emptying the store", orjson.dumps({"audit": entry_out(entry)}))
 
     def close(self) -> None:
         self._http.close()
@@ -335,6 +353,7 @@ __all__ = [
     "ServedStore",
     "Server",
     "announced",
+    "entry_in",
     "handing_off",
     "running",
 ]

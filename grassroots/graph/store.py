@@ -27,6 +27,7 @@ import orjson
 
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, Props, RelType
+from grassroots.schema.audit import Entry
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Changes:
     links: list[Link] = field(default_factory=list)
     new: set[str] = field(default_factory=set)
     new_links: set[tuple[RelType, str]] = field(default_factory=set)
+    audit: Entry | None = None
+    """The audit log's entry for this write, its changes filled in: the store appends it
+    with the write, in the same transaction where it can."""
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.links)
@@ -161,7 +165,14 @@ class Store(Protocol):
         ...
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
-        """Apply all of ``changes`` in one transaction, or none of it."""
+        """Apply all of ``changes`` in one transaction, or none of it, and append its
+        audit entry (``Changes.audit``)."""
+        ...
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
+        """The audit log's entries made at or after ``since`` by ``actor``, oldest first,
+        each with its changes. Kept beside the graph, like the records: ``reset`` keeps
+        it, and no method changes or removes an entry."""
         ...
 
     def records(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -169,9 +180,11 @@ class Store(Protocol):
         beside the graph, never exported, counted or emptied by ``reset``."""
         ...
 
-    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_record(
+        self, kind: str, key: str, doc: dict[str, Any], entry: Entry | None = None
+    ) -> None:
         """Save one record (replacing the one of that kind and key), in its own
-        transaction."""
+        transaction, with its audit ``entry``."""
         ...
 
     def elements(self) -> Iterator[Node | Link]:
@@ -194,8 +207,8 @@ class Store(Protocol):
         then raises ``StoreBusy``."""
         ...
 
-    def reset(self) -> None:
-        """Empty the store (inside ``exclusive()``)."""
+    def reset(self, entry: Entry | None = None) -> None:
+        """Empty the graph (inside ``exclusive()``), and append its audit ``entry``."""
         ...
 
     def close(self) -> None: ...

@@ -26,6 +26,7 @@ import asyncio
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from grassroots.errors import GrassrootsError
@@ -43,6 +44,7 @@ from grassroots.graph.store import (
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import Label, Link, Node, RelType
+from grassroots.schema.audit import Entry
 
 T = TypeVar("T")
 
@@ -256,13 +258,18 @@ class ScopedStore:
     def records(self, kind: str) -> dict[str, dict[str, Any]]:
         raise self._refused("reading accounts")
 
-    def put_record(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_record(
+        self, kind: str, key: str, doc: dict[str, Any], entry: Entry | None = None
+    ) -> None:
         raise self._refused("writing accounts")
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
+        raise self._refused("reading the audit log")
 
     def exclusive(self, timeout: float | None = None) -> AbstractContextManager[None]:
         raise self._refused("holding the store")
 
-    def reset(self) -> None:
+    def reset(self, entry: Entry | None = None) -> None:
         raise self._refused("a reset")
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ from grassroots.importers.sources import (
 )
 from grassroots.progress import Progress, silent
 from grassroots.schema import BY_NAME, TABLES, AreaKind, Choice, Label, Link, Node, Row, Table
+from grassroots.schema.audit import Actor, Entry, change_of
 from grassroots.schema.base import describe_char
 from grassroots.settings import load_settings
 
@@ -87,31 +88,44 @@ def import_path(
     *,
     dry_run: bool = False,
     progress: Progress = silent,
+    actor: Actor | None = None,
     within: Sequence[str] = (),
 ) -> Outcome:
     """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any
-    problem. ``within``: the areas of the account the import is made for, whose rows must
-    all lie inside them (``import_rows``)."""
+    problem. ``actor``: who imports, for the audit log. ``within``: the areas of the
+    account the import is made for, whose rows must all lie inside them
+    (``import_rows``)."""
     importer = partial(import_rows, within=within) if within else importer_for(store)
     if path.suffix.lower() == ".jsonl":
         bundle = read_dump(path)
     else:  # a store's own path stages CSV files in SQL, unread by Python
         bundle = read_bundle(path, defer_csv=importer is not import_rows and not within)
     try:
-        return importer(store, bundle, dry_run=dry_run, progress=progress)
+        return importer(store, bundle, dry_run=dry_run, progress=progress, actor=actor)
     finally:
         bundle.close()
 
 
 def import_bundle(
-    store: Store, bundle: RawBundle, *, dry_run: bool = False, progress: Progress = silent
+    store: Store,
+    bundle: RawBundle,
+    *,
+    dry_run: bool = False,
+    progress: Progress = silent,
+    actor: Actor | None = None,
 ) -> Outcome:
-    return importer_for(store)(store, bundle, dry_run=dry_run, progress=progress)
+    return importer_for(store)(store, bundle, dry_run=dry_run, progress=progress, actor=actor)
 
 
 class Importer(typing.Protocol):
     def __call__(
-        self, store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
+        self,
+        store: Store,
+        bundle: RawBundle,
+        *,
+        dry_run: bool,
+        progress: Progress,
+        actor: Actor | None,
     ) -> Outcome: ...
 
 
@@ -139,9 +153,14 @@ def import_rows(
     *,
     dry_run: bool = False,
     progress: Progress = silent,
+    actor: Actor | None = None,
     within: Sequence[str] = (),
+    action: str = "import",
 ) -> Outcome:
     """The row path: every row a pydantic model and a graph element (any store).
+
+    ``actor`` and ``action``: who writes and how, for the audit log's entry, which the
+    store appends with the write (``Changes.audit``).
 
     ``within``: the areas of the account the import is made for. The bundle is then
     checked against only what the account sees (``ScopedStore``: a reference to a node
@@ -169,7 +188,9 @@ def import_rows(
             stored = _check_graph(store, records, problems)
         if problems:
             raise LedgerError(problems)
-        changes, outcome = _diff(store, records, stored)
+        changes, outcome = _diff(
+            store, records, stored, Entry.begin(actor, action) if actor else None
+        )
         outcome.dry_run = dry_run
         outcome.extra_columns = extra_columns
         if not dry_run and changes:
@@ -658,8 +679,12 @@ def _check_tree(
 # -- step 5: what changes --------------------------------------------------------------------
 
 
-def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple[Changes, Outcome]:
-    changes = Changes()
+def _diff(
+    store: Store, records: list[Record], stored: dict[str, Node], audit: Entry | None = None
+) -> tuple[Changes, Outcome]:
+    """What differs from the store, and the tallies; with ``audit``, the entry that keeps
+    each change with its value before."""
+    changes = Changes(audit=audit)
     present = {r.table.name for r in records}
     outcome = Outcome({t.name: Tally() for t in TABLES if t.name in present})
     links = [r.element for r in records if isinstance(r.element, Link)]
@@ -678,6 +703,8 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
             else:
                 tally.updated += 1
             changes.nodes.append(element)
+            if audit is not None:
+                audit.changes.append(change_of(old_node, element))
         else:
             old_link = stored_links.get((element.type, element.key))
             if old_link is None:
@@ -689,6 +716,8 @@ def _diff(store: Store, records: list[Record], stored: dict[str, Node]) -> tuple
             else:
                 tally.updated += 1
             changes.links.append(element)
+            if audit is not None:
+                audit.changes.append(change_of(old_link, element))
     return changes, outcome
 
 
@@ -707,7 +736,7 @@ class StagingStore(Store, typing.Protocol):
 @register("neo4j")  # by name: importing Neo4jStore would load its driver for every command
 @register(DuckStore.name)
 def _import_staged(
-    store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress
+    store: Store, bundle: RawBundle, *, dry_run: bool, progress: Progress, actor: Actor | None
 ) -> Outcome:
     """As ``import_rows``, with the same problems and tallies, but validated by column
     (``columns``) and checked, diffed and written as set operations on staged tables:
@@ -748,7 +777,7 @@ def _import_staged(
             )
             if not dry_run and (outcome.written or staging.rehash):
                 checkpoint("checked")  # a test-only pause point
-                staging.write(progress)
+                staging.write(progress, Entry.begin(actor, "import") if actor else None)
         return outcome
     finally:
         staging.close()

@@ -14,11 +14,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from grassroots.errors import GrassrootsError, NotFound
 from grassroots.graph.store import Store
 from grassroots.queries.places import resolve
 from grassroots.schema import Account, Label, Role, Token
+from grassroots.schema.audit import Actor, Change, Entry
 
 ACCOUNT, TOKEN = "account", "token"
 
@@ -69,12 +71,36 @@ def writer(store: Store, name: str) -> Account:
     return found
 
 
-def _save(store: Store, found: Account) -> None:
-    store.put_record(ACCOUNT, found.name, found.model_dump(mode="json"))
+def _doc(record: Account | Token | None) -> dict[str, Any] | None:
+    """A record as the audit log keeps it: a token without its digest."""
+    return None if record is None else record.model_dump(mode="json", exclude={"digest"})
+
+
+def _put(
+    store: Store,
+    before: Account | Token | None,
+    after: Account | Token,
+    actor: Actor | None,
+    action: str,
+) -> None:
+    """Save ``after`` (over ``before``), with its audit entry when ``actor`` is given."""
+    kind, key, shown = (
+        (ACCOUNT, after.name, after.name)
+        if isinstance(after, Account)
+        else (TOKEN, after.digest, after.id)
+    )
+    change = Change(kind=kind, type=kind, id=shown, before=_doc(before), after=_doc(after))
+    entry = Entry.begin(actor, action, [change]) if actor else None
+    store.put_record(kind, key, after.model_dump(mode="json"), entry)
 
 
 def add_account(
-    store: Store, name: str, role: Role, areas: list[str], personal: bool = False
+    store: Store,
+    name: str,
+    role: Role,
+    areas: list[str],
+    personal: bool = False,
+    actor: Actor | None = None,
 ) -> Account:
     """A new account; ``areas`` (ids or unique names) are resolved to area ids."""
     name = name.strip()
@@ -88,14 +114,15 @@ def add_account(
     made = Account(
         name=name, role=role, areas=list(dict.fromkeys(roots)), personal=personal, created=now()
     )
-    _save(store, made)
+    _put(store, None, made, actor, "users add")
     return made
 
 
-def disable_account(store: Store, name: str) -> Account:
+def disable_account(store: Store, name: str, actor: Actor | None = None) -> Account:
     """The account, disabled: none of its tokens answers from the next request on."""
-    found = account(store, name).model_copy(update={"disabled": True})
-    _save(store, found)
+    before = account(store, name)
+    found = before.model_copy(update={"disabled": True})
+    _put(store, before, found, actor, "users disable")
     return found
 
 
@@ -104,7 +131,9 @@ def tokens(store: Store, of: str | None = None) -> list[Token]:
     return sorted((t for t in found if of in (None, t.account)), key=lambda t: t.issued)
 
 
-def issue_token(store: Store, name: str, expires: datetime | None = None) -> tuple[str, Token]:
+def issue_token(
+    store: Store, name: str, expires: datetime | None = None, actor: Actor | None = None
+) -> tuple[str, Token]:
     """A new token of the account ``name``: its secret (shown once) and its record."""
     if account(store, name).disabled:
         raise GrassrootsError(f"the account {name!r} is disabled: it gets no new tokens")
@@ -114,16 +143,16 @@ def issue_token(store: Store, name: str, expires: datetime | None = None) -> tup
     made = Token(
         id=secrets.token_hex(4), account=name, digest=digest(secret), issued=now(), expires=expires
     )
-    store.put_record(TOKEN, made.digest, made.model_dump(mode="json"))
+    _put(store, None, made, actor, "tokens issue")
     return secret, made
 
 
-def revoke_token(store: Store, token_id: str) -> Token:
+def revoke_token(store: Store, token_id: str, actor: Actor | None = None) -> Token:
     for found in tokens(store):
         if found.id == token_id:
             if found.revoked is None:
-                found = found.model_copy(update={"revoked": now()})
-                store.put_record(TOKEN, found.digest, found.model_dump(mode="json"))
+                before, found = found, found.model_copy(update={"revoked": now()})
+                _put(store, before, found, actor, "tokens revoke")
             return found
     raise NotFound(f"there is no token {token_id!r}: `grassroots tokens list` shows them")
 

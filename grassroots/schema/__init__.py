@@ -8,7 +8,7 @@ from grassroots.schema.elements import Label, Link, Node, Props, RelType
 from grassroots.schema.household import Contact, Household
 from grassroots.schema.pairing import Pairing, Project, ProjectStatus
 from grassroots.schema.party_org import OrgCategory, OrgForm, PartyOrg
-from grassroots.schema.person import PERSONAL, Education, Gender, Person, mask
+from grassroots.schema.person import PERSONAL, Education, Gender, Person, hide_personal, mask
 from grassroots.schema.post import Post, PostKind, Report
 from grassroots.schema.tables import BY_LABEL, BY_LINK, BY_NAME, TABLES, Ref, Table, table_named
 from grassroots.schema.unit import Employment, Unit, UnitKind, UnitLevel
@@ -54,6 +54,7 @@ __all__ = [
     "Unit",
     "UnitKind",
     "UnitLevel",
+    "hide_personal",
     "mask",
     "table_named",
 ]

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grassroots.schema.base import Choice, Day, Flag, Id, Row, Text, column
+from grassroots.schema.elements import Props
 
 
 class Gender(Choice):
@@ -56,3 +59,33 @@ def mask(value: str) -> str:
         return "*" * len(value)
     hidden = len(value) - keep_head - keep_tail
     return value[:keep_head] + "*" * hidden + value[-keep_tail:]
+
+
+def _hide_id_number(value: str) -> str:
+    """An 18-digit ID number keeps its first 3 and last 4 characters, hiding the birth
+    date (digits 7-14); an old 15-digit one keeps its last 3, as its birth date is digits
+    7-12."""
+    return mask(value) if len(value) == 18 else "*" * max(len(value) - 3, 0) + value[-3:]
+
+
+HIDDEN: dict[str, Callable[[str], str | None]] = {
+    "phone": mask,
+    "id_number": _hide_id_number,
+    # A date cannot be shown in part, and the birth date is digits 7-14 of the ID
+    # number: hidden, it is null.
+    "birth_date": lambda value: None,
+}
+"""How each personal property of a person is shown to whom may not see it in full (the
+API without the ``personal`` grant, and the audit log always)."""
+assert set(HIDDEN) == PERSONAL, "every personal property, and only those, has a way to be hidden"
+
+
+def hide_personal(props: Props) -> Props:
+    """``props`` with every personal property hidden (``HIDDEN``)."""
+    if not PERSONAL & props.keys():
+        return props
+    shown = dict(props)
+    for key, hide in HIDDEN.items():
+        if shown.get(key) is not None:
+            shown[key] = hide(str(shown[key]))
+    return shown
