@@ -130,6 +130,28 @@ def test_a_link_path_runs_only_through_what_the_account_sees(viewer: tuple[Ask, 
     assert "neither the id nor the name" in str(refused["errors"])
 
 
+def test_the_part_kept_across_requests_moves_on_with_every_write(
+    city: Store, env: dict[str, str], tmp_path: Path
+) -> None:
+    """What an account sees is worked out once per state of the store: a write through
+    the API, or by another process, is seen by the next request."""
+    secret = token(city, "桃源编辑", Role.EDITOR, ["S"])
+    ask = asker(client(city, api_reads_need_token=True))
+    count = "{ areas { totalCount } }"
+    assert data(ask(count, secret))["areas"]["totalCount"] == 6
+    assert data(ask(count, secret))["areas"]["totalCount"] == 6  # from the kept part
+    grid = {"id": "G9", "name": "东山第9网格", "kind": "GRID", "parentId": "K"}
+    assert data(ask(ADD, secret, input=grid))["addArea"]["__typename"] == "Area"
+    assert data(ask(count, secret))["areas"]["totalCount"] == 7
+    other = tmp_path / "other"
+    write_table(
+        other, "areas", [{"id": "B9", "name": "9号楼", "kind": "building", "parent_id": "G9"}]
+    )
+    release(city)
+    assert run("import", str(other), env=env).returncode == 0  # another process writes
+    assert data(ask(count, secret))["areas"]["totalCount"] == 8
+
+
 REPORT = """query($scope: ID) { coverage(scope: $scope) { scope limitedTo
   rules { id checked gaps { edges { node { id path } } } } } }"""
 

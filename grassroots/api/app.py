@@ -20,6 +20,7 @@ from grassroots.api.schema import build_schema
 from grassroots.graph import Store, open_store
 from grassroots.graph.served import PREFIX
 from grassroots.graph.store import ReadsFactory, async_reads
+from grassroots.graph.subtrees import SubtreesCache
 from grassroots.queries.accounts import Caller, caller, digest
 from grassroots.schema import Label
 from grassroots.schema.audit import Actor
@@ -80,6 +81,7 @@ def create_app(
     # instead of starting a thread (and a DuckDB cursor) each. Long work (a report, a
     # link path: ``AsyncReads.call``) runs on the loop's own executor, beside these.
     pool = ThreadPoolExecutor(config.api_read_threads, thread_name_prefix="grassroots-api")
+    parts = SubtreesCache()  # what each subtree account sees, per state of the store
 
     async def context(request: Request) -> Context:
         header = request.headers.get("authorization", "")
@@ -99,9 +101,15 @@ def create_app(
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
+        loop = asyncio.get_running_loop()
+        # the state an account's part was worked out for: read before the snapshot, so
+        # that a write between the two makes it be worked out again, never kept stale
+        generation = await loop.run_in_executor(pool, opened.generation) if areas else None
         # one snapshot per request; taking it may open the embedded store's file
-        snapshot = await asyncio.get_running_loop().run_in_executor(pool, opened.snapshot)
-        return Context(snapshot, config, grants, reads(snapshot, pool), areas, actor)
+        snapshot = await loop.run_in_executor(pool, opened.snapshot)
+        return Context(
+            snapshot, config, grants, reads(snapshot, pool), areas, actor, generation, parts
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

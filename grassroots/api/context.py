@@ -29,7 +29,7 @@ from grassroots.graph.store import (
     Store,
     chain,
 )
-from grassroots.graph.subtrees import ScopedReads, Subtrees
+from grassroots.graph.subtrees import ScopedReads, Subtrees, SubtreesCache
 from grassroots.schema import Label, Node, RelType
 from grassroots.schema.audit import Actor
 from grassroots.settings import Settings
@@ -186,7 +186,8 @@ class Loaders:
 
 
 class Context(BaseContext):
-    """``areas``: the subtrees the caller's account is bound to (none: the whole graph).
+    """``areas``: the subtrees the caller's account is bound to (none: the whole graph);
+    ``cache`` keeps what they see across requests, for the store's ``generation``.
     Every read of the API goes through ``loaders``, which then see only those subtrees
     (``grassroots.graph.subtrees``); ``whole`` reads past them, for the one answer that
     narrows itself (a coverage report, run on the store's own compiled queries inside a
@@ -200,6 +201,8 @@ class Context(BaseContext):
         reads: AsyncReads,
         areas: Sequence[str] = (),
         actor: Actor | None = None,
+        generation: object = None,
+        cache: SubtreesCache | None = None,
     ) -> None:
         super().__init__()
         self.actor = actor or Actor(name="anonymous", via="api")  # who writes, for the log
@@ -208,7 +211,7 @@ class Context(BaseContext):
         self.grants = grants
         self.areas = tuple(areas)
         self.whole = reads
-        self.scoped = ScopedReads(reads, areas) if areas else None
+        self.scoped = ScopedReads(reads, areas, generation, cache) if areas else None
         self.loaders = Loaders(self.scoped or reads)
 
     async def subtrees(self) -> Subtrees | None:

@@ -203,6 +203,7 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
                 for i, a in store.ancestors(p["ids"], [RelType(r) for r in p["rels"]]).items()
             },
             "counts": store.counts,
+            "generation": store.generation,
             "query": lambda: _query(store, p),
             "write": lambda: store.write(changes_in(p)),
             "reset": lambda: store.reset(entry_in(p.get("audit"))),

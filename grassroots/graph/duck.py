@@ -531,6 +531,7 @@ class DuckStore:
         self._pin_guard = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._epoch = 0  # bumped on close, so threads' cursors of an old connection go
+        self._writes = [0]  # this process's writes, shared with its views (``generation``)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         with self._guard:  # open now, so a bad folder or a held file fails here
@@ -723,8 +724,14 @@ class DuckStore:
             raise _error(exc) from None
         return view
 
+    def generation(self) -> object:
+        """This process's writes, and how often it let the file go: another process
+        writes the file only while this one has let it go (DuckDB admits one)."""
+        return (self._epoch, self._writes[0])
+
     def _move_on(self) -> None:
-        """A view's own write: read from the state it made."""
+        """After a write: a view reads from the state it made; ``generation`` moves."""
+        self._writes[0] += 1
         if self._pin is not None:
             with self._pin_guard:
                 self._pin.commit()

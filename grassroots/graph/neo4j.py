@@ -180,6 +180,15 @@ MERGE (r:{RECORD_LABEL} {{kind: $kind, key: $key}})
 SET r.doc = $doc
 """
 
+GENERATION_LABEL = "GrassrootsGeneration"
+BUMP_GENERATION = f"""
+MERGE (g:{GENERATION_LABEL} {{id: 1}})
+SET g.n = coalesce(g.n, 0) + 1
+"""
+"""One node outside the graph that every write moves on, in the write's transaction, so
+that any process's write changes ``Neo4jStore.generation``."""
+READ_GENERATION = f"MATCH (g:{GENERATION_LABEL}) RETURN g.n AS n"
+
 AUDIT_LABEL = "GrassrootsAudit"
 SETUP.append(f"CREATE INDEX grassroots_audit IF NOT EXISTS FOR (a:{AUDIT_LABEL}) ON (a.entry, a.n)")
 
@@ -1042,6 +1051,10 @@ class Neo4jStore:
         except (Neo4jError, DriverError) as exc:
             raise StoreError(f"Neo4j could not append to the audit log: {exc}") from None
 
+    def generation(self) -> object:
+        found = self.read(READ_GENERATION)
+        return int(found[0]["n"]) if found else 0
+
     def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
         moment = None if since is None else since.astimezone(UTC).isoformat()
         found = self.read(READ_AUDIT, since=moment, actor=actor)
@@ -1050,7 +1063,8 @@ class Neo4jStore:
     def run_batches(self, batches: list[Batch], total: int, progress: Progress = silent) -> None:
         """Run ``batches`` in order: in one managed transaction, or, when they send more
         than ``tx_rows`` rows, in parts of that size (see the module's docstring)."""
-        parts = self._parts(batches)
+        bump = Batch(BUMP_GENERATION, 1, 0, lambda: [])
+        parts = self._parts([*batches, bump])  # moved on as the last part commits
         tick = progress("writing", total)
         self.last_write_attempts = 0
         for number, part in enumerate(parts, 1):
@@ -1178,6 +1192,7 @@ class Neo4jStore:
             try:
                 with self.driver.session(database=self.database) as session:
                     session.run(_q(DELETE_ALL)).consume()  # the lease has no Node label
+                    session.run(_q(BUMP_GENERATION)).consume()
             except (Neo4jError, DriverError) as exc:
                 raise StoreError(f"Neo4j could not empty the database: {exc}") from None
             if entry is not None:  # DELETE_ALL commits in parts of its own: the entry after

@@ -328,6 +328,9 @@ class ServedStore:
         body = orjson.dumps({"kind": kind, "key": key, "doc": doc, "audit": entry_out(entry)})
         self._call("put_record", "saving", body)
 
+    def generation(self) -> object:
+        return self._call("generation", "reading")
+
     def audit_log(self, since: datetime | None = None, actor: str | None = None) -> list[Entry]:
         body = {"since": since.isoformat() if since else None, "actor": actor}
         found = self._call("audit_log", "reading the audit log", orjson.dumps(body))

@@ -195,6 +195,12 @@ class Store(Protocol):
         """Nodes per label and links per type, only those present."""
         ...
 
+    def generation(self) -> object:
+        """A value that changes whenever the graph may have changed (a write through any
+        process, a reset): what the API keys what it works out once per state by
+        (``grassroots.graph.subtrees.SubtreesCache``). Read it before ``snapshot``."""
+        ...
+
     def snapshot(self) -> Store:
         """This store as seen from one consistent snapshot, for one request or report
         (the store itself where every read already sees one committed state)."""

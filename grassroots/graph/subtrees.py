@@ -23,6 +23,8 @@ the same rule in one place.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -244,6 +246,9 @@ class ScopedStore:
     def counts(self) -> dict[str, int]:
         return self.subtrees.counts()
 
+    def generation(self) -> object:
+        return self.inner.generation()
+
     def snapshot(self) -> Store:
         return ScopedStore(self.inner.snapshot(), self.subtrees)
 
@@ -276,22 +281,62 @@ class ScopedStore:
         pass
 
 
+class SubtreesCache:
+    """What each set of roots sees, worked out once per state of the graph (a store's
+    ``generation``) and kept for the next requests: ``reach`` costs fifteen reads, a
+    lookup two or three. Bounded: the least recently used part goes first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[str, ...], tuple[object, Subtrees]] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def get(self, roots: tuple[str, ...], generation: object) -> Subtrees | None:
+        with self._guard:
+            found = self._found.get(roots)
+            if found is None or found[0] != generation:
+                return None
+            self._found.move_to_end(roots)
+            return found[1]
+
+    def put(self, roots: tuple[str, ...], generation: object, subtrees: Subtrees) -> None:
+        with self._guard:
+            self._found[roots] = (generation, subtrees)
+            self._found.move_to_end(roots)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+
 class ScopedReads:
     """``AsyncReads`` that see only what an account bound to ``roots`` may see: the
-    part is worked out once, on first use (``reach``, off the event loop), then every
-    read is asked only of visible ids and its answer cut to the visible part."""
+    part is worked out once, on first use (``reach``, off the event loop) unless
+    ``cache`` holds it for this ``generation`` of the store (read before the request's
+    snapshot was taken), then every read is asked only of visible ids and its answer
+    cut to the visible part."""
 
-    def __init__(self, reads: AsyncReads, roots: Sequence[str]) -> None:
+    def __init__(
+        self,
+        reads: AsyncReads,
+        roots: Sequence[str],
+        generation: object = None,
+        cache: SubtreesCache | None = None,
+    ) -> None:
         self.inner = reads
         self.roots = tuple(roots)
+        self.generation = generation
+        self.cache = cache if generation is not None else None
         self._found: Subtrees | None = None
         self._lock = asyncio.Lock()
 
     async def subtrees(self) -> Subtrees:
         async with self._lock:
+            if self._found is None and self.cache is not None:
+                self._found = self.cache.get(self.roots, self.generation)
             if self._found is None:
                 roots = self.roots
                 self._found = await self.inner.call(lambda store: reach(store, roots))
+                if self.cache is not None:
+                    self.cache.put(self.roots, self.generation, self._found)
             return self._found
 
     async def nodes(self, ids: Collection[str], label: Label | None = None) -> dict[str, Node]:
