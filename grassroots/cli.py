@@ -4,12 +4,10 @@ exit status 1; anything else is reported as an internal error without a tracebac
 
 from __future__ import annotations
 
-import getpass
 import os
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -80,15 +78,8 @@ def _settings(store: StoreKind | None) -> Settings:
 
 
 def _actor(account: str | None = None) -> Actor:
-    """Who a command writes as, for the audit log: the account it acts for (``--as``),
-    or else the operating-system user and machine (``wang@ops-01``)."""
-    if account:
-        return Actor(name=account, via="cli")
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # a container's user with no name
-        user = str(os.getuid())
-    return Actor(name=f"{user}@{socket.gethostname()}", via="cli")
+    """Who a command writes as, for the audit log (``Actor.local``)."""
+    return Actor.local(account)
 
 
 def _notice(text: str) -> None:

@@ -152,14 +152,28 @@ def test_graphql_gives_the_log_to_admins_and_an_admins_subtree_only(
     ask = asker(client(store, api_reads_need_token=True))
     assert "admin" in ask(AUDIT, viewer)["errors"][0]["message"]
     whole = data(ask(AUDIT, city))["auditLog"]
-    assert whole["totalCount"] == 1
+    actions = [e["node"]["action"] for e in whole["edges"]]
+    assert actions == ["import"] + ["users add"] * 3 + ["tokens issue"]  # the first 5
+    assert whole["totalCount"] == 7  # and two more tokens
     ids = [e["node"]["id"] for e in whole["edges"][0]["node"]["changes"]["edges"]]
     assert "K2" in ids and "K" in ids
     mine = data(ask(AUDIT, district))["auditLog"]
+    assert mine["totalCount"] == 1  # the import's changes inside; no account's change
     seen = {e["node"]["id"] for e in mine["edges"][0]["node"]["changes"]["edges"]}
     assert "K" in seen and "K2" not in seen and "OD2" not in seen
     refused = ask(AUDIT, district, area="D2")
     assert "neither the id nor the name" in refused["errors"][0]["message"]
+    assert data(ask(AUDIT, district, area="东山社区"))["auditLog"]["totalCount"] == 1  # by name
+    full = """{ auditLog(first: 1) { edges { node { changes(first: 500) { edges { node {
+      kind id before after } } } } } } }"""
+    shown = data(ask(full, district))["auditLog"]["edges"][0]["node"]["changes"]["edges"]
+    outside = {"C", "D", "T", "V", "D2", "S2", "K2", "G21", "OC", "OD", "OD2", "OK2", "P5"}
+    outside |= {"PR3", "PJ2", "DP2"}
+    for edge in shown:  # nothing outside, not even as a reference or a link's end
+        change = edge["node"]
+        assert change["id"] not in outside, change
+        for doc in (change["before"], change["after"]):
+            assert not set(map(str, (doc or {}).values())) & outside, change
     first = mine["edges"][0]["node"]["changes"]["edges"][0]["node"]
     assert {"name": "id", "after": first["id"]} in first["fields"]
 

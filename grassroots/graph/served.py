@@ -103,7 +103,7 @@ def changes_in(wire: dict[str, Any]) -> Changes:
         links=[link_in(ln) for ln in wire["links"]],
         new=set(wire["new"]),
         new_links={(RelType(rel), key) for rel, key in wire["new_links"]},
-        audit=entry_in(wire["audit"]),
+        audit=entry_in(wire.get("audit")),  # a CLI of an earlier version sends none
     )
 
 

@@ -58,8 +58,20 @@ class Subtrees:
     roots: tuple[str, ...]
     ids: Mapping[Label, frozenset[str]]
     inside_units: frozenset[str]
-    """The units located inside (the rest of ``ids[UNIT]`` are far ends): the ones whose
-    employments an editor may write."""
+    """The units located inside (the rest of ``ids[UNIT]`` are far ends)."""
+    inside_people: frozenset[str]
+    """The people with a post, report, employment or contact inside (the rest of
+    ``ids[PERSON]`` are only far ends: a pairing's leader, a dispatched cadre)."""
+
+    bound: tuple[str, ...] = ()
+    """The areas the account is bound to, as it was given them."""
+
+    def far_end(self, node_id: str) -> bool:
+        """Whether ``node_id`` is seen only as the far end of a link that lands inside: a
+        unit or a person of elsewhere, which an account may read but not write."""
+        return (node_id in self.ids[Label.UNIT] and node_id not in self.inside_units) or (
+            node_id in self.ids[Label.PERSON] and node_id not in self.inside_people
+        )
 
     @property
     def visible(self) -> frozenset[str]:
@@ -132,9 +144,11 @@ def _targets(store: Store, ids: Collection[str], rel: RelType) -> set[str]:
 
 
 def reach(store: Store, roots: Sequence[str]) -> Subtrees:
-    """The part of ``store`` below ``roots`` (area ids) and at its boundary: fifteen
-    batched reads, however large the part. A root below another root is left out of
-    ``Subtrees.roots`` (a report of both would count its part twice)."""
+    """The part of ``store`` below ``roots`` (area ids) and at its boundary: seventeen
+    batched reads, however large the part. A root below another root, or no longer
+    stored, is left out of ``Subtrees.roots`` (a report of both would count its part
+    twice); ``Subtrees.bound`` keeps them as given."""
+    asked = list(roots)
     above = store.ancestors(roots, (RelType.WITHIN,)) if roots else {}
     roots = [r for r in roots if r in above and not set(chain(above, r)[1:]) & set(roots)]
     areas = {row.id for row in store.descendants(roots, RelType.WITHIN)} if roots else set()
@@ -148,13 +162,16 @@ def reach(store: Store, roots: Sequence[str]) -> Subtrees:
     far_units = _targets(store, pairings, RelType.WITH_UNIT) | _targets(
         store, dispatches, RelType.SENT_BY
     )
-    people = (
-        _targets(store, pairings, RelType.LED_BY)
-        | _targets(store, dispatches, RelType.OF_PERSON)
-        | _sources(store, orgs, RelType.HOLDS_POST)
+    inside_people = (
+        _sources(store, orgs, RelType.HOLDS_POST)
         | _sources(store, orgs, RelType.REPORTS_TO)
         | _sources(store, units, RelType.EMPLOYED_BY)
         | _sources(store, households, RelType.CONTACTS)
+    )
+    people = (
+        inside_people
+        | _targets(store, pairings, RelType.LED_BY)
+        | _targets(store, dispatches, RelType.OF_PERSON)
     )
     ids = {
         Label.AREA: areas,
@@ -167,7 +184,11 @@ def reach(store: Store, roots: Sequence[str]) -> Subtrees:
         Label.DISPATCH: dispatches,
     }
     return Subtrees(
-        tuple(roots), {label: frozenset(found) for label, found in ids.items()}, frozenset(units)
+        tuple(roots),
+        {label: frozenset(found) for label, found in ids.items()},
+        frozenset(units),
+        frozenset(inside_people),
+        tuple(asked),
     )
 
 

@@ -19,7 +19,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -92,9 +92,10 @@ def import_path(
     within: Sequence[str] = (),
 ) -> Outcome:
     """Import ``path`` into ``store``; raise ``LedgerError`` and write nothing on any
-    problem. ``actor``: who imports, for the audit log. ``within``: the areas of the
-    account the import is made for, whose rows must all lie inside them
-    (``import_rows``)."""
+    problem. ``actor``: who imports, for the audit log (default: this machine's user).
+    ``within``: the areas of the account the import is made for, whose rows must all lie
+    inside them (``import_rows``)."""
+    actor = actor or Actor.local()
     importer = partial(import_rows, within=within) if within else importer_for(store)
     if path.suffix.lower() == ".jsonl":
         bundle = read_dump(path)
@@ -114,6 +115,7 @@ def import_bundle(
     progress: Progress = silent,
     actor: Actor | None = None,
 ) -> Outcome:
+    actor = actor or Actor.local()
     return importer_for(store)(store, bundle, dry_run=dry_run, progress=progress, actor=actor)
 
 
@@ -159,8 +161,8 @@ def import_rows(
 ) -> Outcome:
     """The row path: every row a pydantic model and a graph element (any store).
 
-    ``actor`` and ``action``: who writes and how, for the audit log's entry, which the
-    store appends with the write (``Changes.audit``).
+    ``actor`` (default: this machine's user) and ``action``: who writes and how, for the
+    audit log's entry, which the store appends with the write (``Changes.audit``).
 
     ``within``: the areas of the account the import is made for. The bundle is then
     checked against only what the account sees (``ScopedStore``: a reference to a node
@@ -189,7 +191,7 @@ def import_rows(
         if problems:
             raise LedgerError(problems)
         changes, outcome = _diff(
-            store, records, stored, Entry.begin(actor, action) if actor else None
+            store, records, stored, Entry.begin(actor or Actor.local(), action)
         )
         outcome.dry_run = dry_run
         outcome.extra_columns = extra_columns
@@ -554,65 +556,61 @@ def _check_graph(store: Store, records: list[Record], problems: list[Problem]) -
     return stored
 
 
-ANCHORS: dict[str, tuple[str, ...]] = {
-    "areas": ("parent_id",),
-    "party_orgs": ("area_id", "parent_id"),
-    "units": ("area_id",),
-}
-"""The columns that place a new row of these tables inside an account's areas (one of
-them must be given); every other table's rows are placed by a required reference."""
+ANCHORS: dict[str, str] = {"areas": "parent_id", "party_orgs": "parent_id", "units": "area_id"}
+"""The column that places a new row of these tables inside an account's areas (it must be
+given); every other table's rows are placed by a required reference."""
 
 
 def _check_within(
     store: Store, seen: Subtrees, records: list[Record], problems: list[Problem]
 ) -> None:
     """The rows an account bound to ``seen`` may not write, once ``_check_graph`` has
-    checked the bundle against the nodes it sees: a row whose id is taken outside them
-    (it would overwrite a node the account does not see), a row placed nowhere (a new
-    top area or org), and an employment at a unit it sees only as the far end of a
-    pairing or a dispatch."""
+    checked the bundle against the nodes it sees:
+
+    - a row whose id is taken outside them (it would overwrite a node the account does
+      not see);
+    - a row of a unit or a person the account sees only as a far end (of a pairing or a
+      dispatch that lands inside): theirs to read, another district's to change;
+    - a row of a node that hangs from something outside (the account's top area and top
+      org: their parent lies outside), which the account could only cut loose;
+    - a new area, party org or unit placed nowhere (a second city);
+    - an employment at a far-end unit."""
     ids = [r.element.id for r in records if isinstance(r.element, Node)]
-    hidden = [i for i in ids if not seen.sees(i)]
-    taken = set(store.nodes(hidden)) if hidden else set()
-    roots = ", ".join(seen.roots)
-    far_end = seen.ids[Label.UNIT] - seen.inside_units
+    stored = store.nodes(ids) if ids else {}
+    yours = f"your areas ({', '.join(seen.roots)})"
     for record in records:
-        element, table = record.element, record.table
-        if isinstance(element, Node) and element.id in taken:
-            problems.append(
-                Problem(
-                    table.name,
-                    record.number,
-                    "id",
-                    f"id {element.id!r} is already used, outside your areas ({roots});"
-                    " ids are unique across all tables: choose another",
-                    code="duplicate",
-                )
-            )
-        columns = ANCHORS.get(table.name, ())
-        if columns and not any(getattr(record.row, c, None) for c in columns):
-            problems.append(
-                Problem(
-                    table.name,
-                    record.number,
-                    columns[0],
-                    f"an account bound to {roots} writes only below them: give"
-                    f" {' or '.join(columns)}",
-                    code="missing",
-                )
-            )
-        if isinstance(element, Link) and table.name == "employments" and element.end in far_end:
-            problems.append(
-                Problem(
-                    table.name,
-                    record.number,
-                    "unit_id",
-                    f"unit {element.end!r} lies outside your areas ({roots}); you see it"
-                    " as the far end of a pairing or a dispatch, and may not write its"
-                    " employments",
-                    code="reference",
-                )
-            )
+        for column, message, code in _outside(seen, stored, record, yours):
+            problems.append(Problem(record.table.name, record.number, column, message, code=code))
+
+
+def _outside(
+    seen: Subtrees, stored: dict[str, Node], record: Record, yours: str
+) -> Iterator[tuple[str, str, str]]:
+    """Why ``record`` lies outside what ``seen`` may write, if it does: (column,
+    message, problem code)."""
+    element, table = record.element, record.table
+    if isinstance(element, Link):
+        if table.name == "employments" and seen.far_end(element.end):
+            yield ("unit_id", f"unit {element.end!r} lies outside {yours}; you see it as the far"
+                   " end of a pairing or a dispatch, and may not write its employments",
+                   "reference")  # fmt: skip
+        return
+    old = stored.get(element.id)
+    if old is None:
+        column = ANCHORS.get(table.name)
+        if column and not getattr(record.row, column, None):
+            yield (column, f"you write only below {yours}: give {column}", "missing")
+        return
+    outside = [rel for rel, end in old.refs.items() if not seen.sees(end)]
+    if not seen.sees(element.id):
+        yield ("id", f"id {element.id!r} is already used, outside {yours}; ids are unique"
+               " across all tables: choose another", "duplicate")  # fmt: skip
+    elif seen.far_end(element.id):
+        yield ("id", f"{element.id!r} lies outside {yours}; you see it as the far end of a"
+               " pairing or a dispatch, and its own district changes it", "reference")  # fmt: skip
+    elif outside:
+        yield ("id", f"{element.id!r} hangs from {outside[0].value} outside {yours}: only an"
+               " account above it may change it", "reference")  # fmt: skip
 
 
 def _noun(label: Label) -> str:
@@ -777,7 +775,7 @@ def _import_staged(
             )
             if not dry_run and (outcome.written or staging.rehash):
                 checkpoint("checked")  # a test-only pause point
-                staging.write(progress, Entry.begin(actor, "import") if actor else None)
+                staging.write(progress, Entry.begin(actor or Actor.local(), "import"))
         return outcome
     finally:
         staging.close()

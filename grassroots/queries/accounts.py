@@ -83,14 +83,15 @@ def _put(
     actor: Actor | None,
     action: str,
 ) -> None:
-    """Save ``after`` (over ``before``), with its audit entry when ``actor`` is given."""
+    """Save ``after`` (over ``before``), with its audit entry (``actor``, default: this
+    machine's user)."""
     kind, key, shown = (
         (ACCOUNT, after.name, after.name)
         if isinstance(after, Account)
         else (TOKEN, after.digest, after.id)
     )
     change = Change(kind=kind, type=kind, id=shown, before=_doc(before), after=_doc(after))
-    entry = Entry.begin(actor, action, [change]) if actor else None
+    entry = Entry.begin(actor or Actor.local(), action, [change])
     store.put_record(kind, key, after.model_dump(mode="json"), entry)
 
 

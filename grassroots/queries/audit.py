@@ -5,6 +5,7 @@ area's subtree and renders them as a table, JSON or a workbook.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,31 +29,56 @@ def audit_log(
     area: str | None = None,
     user: str | None = None,
     within: frozenset[str] | None = None,
+    what: str = "--area",
 ) -> list[Entry]:
     """The entries made at or after ``since`` by ``user``; with ``area`` (an id or a
     unique name), only their changes to what lies in its subtree or at its boundary
     (``grassroots.graph.subtrees``), and only the entries that keep one; with ``within``
     (what an account bound to subtrees sees), only changes to those nodes."""
     entries = store.audit_log(since, user)
-    for ids in (
-        None if area is None else reach(store, [resolve(store, area, (Label.AREA,), "--area")]),
-        within,
-    ):
-        if ids is None:
-            continue
-        seen = ids if isinstance(ids, frozenset) else ids.visible
-        kept = []
-        for entry in entries:
-            changes = [c for c in entry.changes if _touches(c, seen)]
-            if changes:
-                kept.append(entry.model_copy(update={"changes": changes}))
-        entries = kept
+    if area is not None:
+        near = reach(store, [resolve(store, area, (Label.AREA,), what)]).visible
+        entries = _kept(entries, lambda c: c if _touches(c, near) else None)
+    if within is not None:
+        entries = _kept(entries, lambda c: _seen(c, within))
     return entries
+
+
+def _kept(entries: list[Entry], keep: Callable[[Change], Change | None]) -> list[Entry]:
+    """The entries with the changes ``keep`` keeps (as it gives them), and only those
+    that keep one."""
+    out = []
+    for entry in entries:
+        changes = [kept for c in entry.changes if (kept := keep(c)) is not None]
+        if changes:
+            out.append(entry.model_copy(update={"changes": changes}))
+    return out
+
+
+def _seen(change: Change, ids: frozenset[str]) -> Change | None:
+    """``change`` as an account that sees ``ids`` may read it: a node it sees, a link
+    both of whose ends it sees (before and after), without the references that lead to
+    what it does not see; else None."""
+    if change.kind not in ("node", "link"):
+        return None
+    docs = [d for d in (change.before, change.after) if d]
+    if change.kind == "node" and change.id not in ids:
+        return None
+    if change.kind == "link" and not all(d.get(e) in ids for d in docs for e in ("start", "end")):
+        return None
+
+    def cut(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is None:
+            return None
+        return {k: v for k, v in doc.items() if not (k.isupper() and v not in ids)}
+
+    return change.model_copy(update={"before": cut(change.before), "after": cut(change.after)})
 
 
 def _touches(change: Change, ids: frozenset[str]) -> bool:
     """Whether ``change`` is of a node in ``ids``, or of a link, or a node since moved or
-    removed, whose ends or references were or are in ``ids``."""
+    removed, whose ends or references were or are in ``ids``: ``--area``'s filter, for
+    the operator, who sees everything (an account's is ``_seen``)."""
     if change.kind not in ("node", "link"):
         return False
     if change.id in ids:

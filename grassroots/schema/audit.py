@@ -15,7 +15,10 @@ a reset of the graph keeps them.
 
 from __future__ import annotations
 
+import getpass
+import os
 import secrets
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,7 +27,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from grassroots.schema.elements import Label, Link, Node
-from grassroots.schema.person import hide_personal
+from grassroots.schema.person import Person, hide_personal, mask
 
 Via = Literal["cli", "api"]
 Kind = Literal["node", "link", "account", "token", "graph"]
@@ -37,6 +40,18 @@ class Actor(BaseModel):
 
     name: str = Field(min_length=1)
     via: Via
+
+    @classmethod
+    def local(cls, account: str | None = None) -> Actor:
+        """A command of this machine: for ``account`` (``--as``), or else the
+        operating-system user and machine (``wang@ops-01``)."""
+        if account:
+            return cls(name=account, via="cli")
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # a container's user with no name
+            user = str(os.getuid())
+        return cls(name=f"{user}@{socket.gethostname()}", via="cli")
 
 
 class Change(BaseModel):
@@ -75,9 +90,16 @@ class Entry(BaseModel):
 
 def element_doc(element: Node | Link) -> dict[str, Any]:
     """A node's properties and references (by relationship type), or a link's ends and
-    properties, as the log keeps them: a person's personal fields hidden."""
+    properties, as the log keeps them: a person's personal fields hidden, and the
+    properties of a person's extra columns masked (a ``手机`` column is no ``phone``,
+    but it is no less personal)."""
     if isinstance(element, Node):
-        props = hide_personal(element.props) if element.label is Label.PERSON else element.props
+        props = element.props
+        if element.label is Label.PERSON:
+            props = {
+                k: v if k in Person.model_fields or v is None else mask(str(v))
+                for k, v in hide_personal(props).items()
+            }
         return {**props, **{rel.value: end for rel, end in element.refs.items()}}
     # a link's person end carries no personal field: its properties are the link's own
     return {"start": element.start, "end": element.end, **element.props}

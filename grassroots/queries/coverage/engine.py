@@ -165,10 +165,12 @@ def coverage(
     rules: list[str] | None = None,
     scope: str | None = None,
     as_of: date | None = None,
+    name_gaps: bool = True,
 ) -> Report:
     """Check the chosen rules (every machine-checkable rule of every pack by default; the
     command line asks for core and the chosen packs, see ``packs_to_run``) as of ``as_of``
-    (default today), on the whole graph or inside ``scope``."""
+    (default today), on the whole graph or inside ``scope``. Without ``name_gaps``, a gap
+    its evaluator left unnamed keeps its id as name and path (a caller names them)."""
     store = store.snapshot()  # the whole report from one consistent state
     day = as_of or date.today()
     if scope:  # a name typed as the scope: the report names the node's id
@@ -183,7 +185,7 @@ def coverage(
     # one description pass for the gaps the evaluator left unnamed: gaps of many rules
     # share their places
     unnamed = {i for _, _, failing in outcomes for i, _, path in failing if path is None}
-    described = describe(store, unnamed)
+    described = describe(store, unnamed) if name_gaps else {}
     ran = {rule.pack for rule in chosen}
     report = Report(day, scope, packs=[name for name in load_packs() if name in ran])
     for rule, checked, failing in outcomes:
@@ -224,14 +226,15 @@ def coverage_within(
         as_of or date.today(),
         scopes[0] if len(scopes) == 1 else None,
         packs=[name for name in load_packs() if name in ran],
-        limited_to=subtrees.roots,
+        limited_to=subtrees.bound or subtrees.roots,
     )
-    parts = [coverage(store, packs, rules, s, as_of) for s in scopes]
+    parts = [coverage(store, packs, rules, s, as_of, name_gaps=False) for s in scopes]
     seen = ScopedStore(store, subtrees)  # whose trails stop at the boundary
     paths = describe(seen, {g.id for p in parts for r in p.results for g in r.gaps})
     for at, rule in enumerate(chosen):
         results = [p.results[at] for p in parts]
-        gaps = [g._replace(path=paths.get(g.id, (g.id, g.id))[1]) for r in results for g in r.gaps]
+        gaps = [g._replace(name=paths[g.id][0], path=paths[g.id][1]) if g.id in paths else g
+                for r in results for g in r.gaps]  # fmt: skip
         gaps.sort(key=attrgetter("path", "id"))
         merged.results.append(RuleResult(rule, sum(r.checked for r in results), gaps))
     return merged
