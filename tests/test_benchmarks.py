@@ -23,8 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import hand_sql
 import load
+import lookups
 import plain
+import scoping
 from run import TEN, load_aims
+
+from tests.test_concurrency import serving
 
 DAY = date(2026, 6, 30)
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
@@ -89,3 +93,22 @@ def test_the_load_harness_times_every_lookup_beside_a_report_and_an_import(
     assert again.returncode == 0, again.stderr
     updated = [int(n) for n in re.findall(r"(\d+) updated", again.stdout)]
     assert updated and not any(updated), again.stdout  # the ledger itself, as before
+
+
+def test_the_scoping_harness_asks_both_accounts_the_same_and_gets_the_same(
+    env: dict[str, str], store_kind: str, ledger: Path
+) -> None:
+    """benchmarks/scoping.py at a tiny scale: every lookup into the district answered
+    alike for an account of the whole graph and one bound to the district (it checks
+    that itself, call by call), the report's counts alike, and the table written."""
+    assert subprocess.run([GRASSROOTS, "import", str(ledger)], env=env).returncode == 0
+    with serving(env) as (url, log, _):
+        figures = scoping.measure(url, env, ledger, 8, ["grid_has_branch", "area_has_party_org"])
+    assert set(figures["lookups"]) == set(lookups.QUERIES)
+    for q in figures["lookups"].values():
+        assert q["whole"]["n"] == q["district"]["n"] >= 8
+        assert q["whole"]["p50_ms"] > 0 and q["district"]["p50_ms"] > 0
+    assert figures["report"]["whole"] > 0 and figures["report"]["rules"] == 2
+    table = scoping.rows(figures, 1.10)
+    assert sum(line.startswith("| ") for line in table) == 2 + len(lookups.QUERIES) + 1
+    assert "Traceback" not in "".join(log)
