@@ -617,6 +617,9 @@ def _free_port(host: str, wanted: int) -> int:
     import socket
 
     with socket.socket() as probe:
+        # as uvicorn binds: a port whose last server just stopped (its connections in
+        # TIME_WAIT) is free, one with a server listening is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, wanted))
             return wanted

@@ -1050,3 +1050,54 @@ def test_the_warning_filter_silences_the_test_clients_notice_only(
     assert _warnings_of_importing_the_test_client(filters) == []  # ...and the filter hides it
     warnings_in_general = ["ignore::UserWarning", "ignore::DeprecationWarning", "ignore"]
     assert not set(warnings_in_general) & set(filters)  # not every warning
+
+
+# -- what a front-end needs of the API (the web page, grassroots/web): where a chart's
+# org stands, where a gap's mark goes, the report as a file
+
+
+def test_an_org_chart_node_names_the_area_it_is_built_on(ask: Ask) -> None:
+    chart = data(ask('{ orgChart(rootId: "OC", depth: 3) { id areaId } }'))["orgChart"]
+    assert {n["id"]: n["areaId"] for n in chart}["OK"] == "K"
+    for node in chart:  # the same as each org's own area
+        org = data(ask("query($id: ID!) { partyOrg(id: $id) { area { id } } }", id=node["id"]))
+        assert node["areaId"] == ((org["partyOrg"]["area"] or {}).get("id"))
+
+
+def test_a_gap_names_the_ids_along_its_path(ask: Ask) -> None:
+    query = """{ coverage(asOf: "2026-06-30") { rules { id gaps(first: 50) {
+      edges { node { id path trail } } } } } }"""
+    gaps = [e["node"] for r in data(ask(query))["coverage"]["rules"] for e in r["gaps"]["edges"]]
+    assert {g["id"] for g in gaps} >= {"K", "V"}
+    named = """query($id: ID!) { area(id: $id) { name } partyOrg(id: $id) { name }
+      household(id: $id) { name } }"""
+    for gap in gaps:
+        assert gap["trail"][-1] == gap["id"]
+        if gap["trail"][0] != "C":  # a pairing's trail: named by its ends, not read here
+            continue
+        names = [
+            next(v["name"] for v in data(ask(named, id=i)).values() if v) for i in gap["trail"]
+        ]
+        assert "/".join(names) == gap["path"]
+
+
+def test_the_report_downloads_as_the_workbook_the_command_line_writes(ask: Ask) -> None:
+    import base64
+    import io
+
+    from openpyxl import load_workbook
+
+    query = """{ coverage(packs: ["core"], asOf: "2026-06-30", scope: "D") {
+      workbook rules { id checked satisfied gaps { totalCount } } } }"""
+    report = data(ask(query))["coverage"]
+    book = load_workbook(io.BytesIO(base64.b64decode(report["workbook"])))
+    summary = book.worksheets[0]
+    rows = {row[1]: row for row in summary.iter_rows(values_only=True) if row and row[1]}
+    for rule in report["rules"]:
+        row = rows[rule["id"]]
+        assert (row[5], row[6], row[8]) == (
+            rule["checked"],
+            rule["satisfied"],
+            rule["gaps"]["totalCount"],
+        )
+    assert "2026-06-30" in str(summary["A1"].value)

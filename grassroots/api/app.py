@@ -1,5 +1,5 @@
-"""The web app: GraphQL at /graphql (GraphiQL on GET), health at /healthz (with the
-graph's node count while the store keeps no accounts)."""
+"""The web app: the page at / (``grassroots.web``), GraphQL at /graphql (GraphiQL on GET),
+health at /healthz (with the graph's node count while the store keeps no accounts)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from grassroots.queries.accounts import ACCOUNT, Caller, caller, digest
 from grassroots.schema import Label
 from grassroots.schema.audit import Actor
 from grassroots.settings import Settings, load_settings
+from grassroots.web import mount as mount_page
 
 
 class _NoQueryStrings(logging.Filter):
@@ -158,5 +159,6 @@ def create_app(
         counts = await reads(opened, pool).counts()
         return {**answer, "nodes": sum(counts.get(label.value, 0) for label in Label)}
 
+    mount_page(app)
     app.state.store = opened
     return app

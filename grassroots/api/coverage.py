@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import date
 
 import strawberry
 
 from grassroots.api.nodes import Connection, I, paginate
+from grassroots.graph.store import chain
 from grassroots.queries.coverage import engine
+from grassroots.queries.coverage.report import write_xlsx
 from grassroots.queries.coverage.rules import Severity, packs_to_run
+from grassroots.queries.places import TRAIL_RELS
 
 strawberry.enum(Severity)
 
@@ -26,6 +31,14 @@ class Gap:
     name: str
     path: str
     message: str
+
+    @strawberry.field(
+        description="The ids along path, from the top down, this gap's own last: where an "
+        "org chart or a map puts the gap's mark (one batched read for a page of gaps)."
+    )
+    async def trail(self, info: I) -> list[strawberry.ID]:
+        found = await info.context.loaders.ancestors([self.id], TRAIL_RELS)
+        return [strawberry.ID(i) for i in reversed(list(chain(found, self.id)))]
 
 
 @strawberry.type
@@ -47,6 +60,14 @@ class RuleResult:
     @strawberry.field
     def title_zh(self) -> str:
         return self.result.rule.title_zh
+
+    @strawberry.field(
+        description="What the rule checks, one node each: Area, PartyOrg, Household, "
+        "Pairing, ... (null for a rule checked by hand)."
+    )
+    def focus(self) -> str | None:
+        focus = self.result.rule.focus
+        return focus.label.value if focus else None
 
     @strawberry.field
     def severity(self) -> Severity:
@@ -90,6 +111,7 @@ class RuleResult:
 
 @strawberry.type
 class CoverageReport:
+    report: strawberry.Private[engine.Report]
     as_of: date
     scope: strawberry.ID | None
     packs: list[str] = strawberry.field(
@@ -100,6 +122,15 @@ class CoverageReport:
         description="The areas of the caller's account the report is limited to (with no "
         "scope given, each of them, added up); empty for an account of the whole graph."
     )
+
+    @strawberry.field(
+        description="This report as an Excel workbook, base64: the same sheets as "
+        "`grassroots coverage --format xlsx` (a summary, then a sheet per rule with gaps)."
+    )
+    def workbook(self) -> str:
+        book = io.BytesIO()
+        write_xlsx(self.report, book)
+        return base64.b64encode(book.getvalue()).decode("ascii")
 
 
 async def report(
@@ -123,6 +154,7 @@ async def report(
             lambda store: engine.coverage_within(store, seen, chosen, rules, scope, as_of)
         )
     return CoverageReport(
+        report=found,
         as_of=found.as_of,
         scope=strawberry.ID(found.scope) if found.scope else None,
         packs=found.packs,

@@ -32,7 +32,15 @@ from grassroots.api.nodes import (
 from grassroots.api.paths import LinkPath, link_path
 from grassroots.errors import GrassrootsError
 from grassroots.queries import linkage, places
-from grassroots.schema import AreaKind, DispatchRole, Label, OrgForm, UnitKind, UnitLevel
+from grassroots.schema import (
+    AreaKind,
+    DispatchRole,
+    Label,
+    OrgForm,
+    RelType,
+    UnitKind,
+    UnitLevel,
+)
 
 
 @strawberry.type(
@@ -47,6 +55,9 @@ class OrgChartNode:
     child_count: int
     member_count: int | None
     secretary: Person | None
+    area_id: strawberry.ID | None = strawberry.field(
+        description="The area the org is built on (建在…上), as coverage gaps name it."
+    )
 
 
 SearchHit = Annotated[Area | PartyOrg | Unit | Person, strawberry.union("SearchHit")]
@@ -162,6 +173,7 @@ class Query:
                 parent_id=strawberry.ID(c.parent_id) if c.parent_id else None,
                 name=str(c.org.props["name"]),
                 form=OrgForm(c.org.props["form"]),
+                area_id=strawberry.ID(area) if (area := c.org.refs.get(RelType.BUILT_ON)) else None,
                 depth=c.depth,
                 child_count=c.child_count,
                 member_count=c.org.props.get("member_count"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.cells import cell_len
@@ -266,9 +266,10 @@ def _append(sheet: Any, values: list[object]) -> None:
             cell.quotePrefix = True
 
 
-def write_xlsx(report: Report, path: Path, breakdown: Breakdown | None = None) -> None:
-    """A summary sheet (a row per rule, its id linked to the rule's sheet), a sheet per
-    rule with gaps (its full id in A1), and the by-area grid; ratios in percent format."""
+def write_xlsx(report: Report, path: Path | IO[bytes], breakdown: Breakdown | None = None) -> None:
+    """To a file, or a binary stream (the API's ``workbook``): a summary sheet (a row per
+    rule, its id linked to the rule's sheet), a sheet per rule with gaps (its full id in
+    A1), and the by-area grid; ratios in percent format."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.worksheet.hyperlink import Hyperlink
@@ -364,7 +365,10 @@ def write_xlsx(report: Report, path: Path, breakdown: Breakdown | None = None) -
         _append(sheet, [f"{NONE_IN_AREA} {NOTHING} 无检查对象"])
     summary.column_dimensions["B"].width = 36
     summary.column_dimensions["C"].width = 36
-    tmp = path.with_name(path.name + ".partial")
+    if not isinstance(path, Path):
+        book.save(path)
+        return
+    tmp = path.with_name(path.name + ".partial")  # a file is whole, or not there
     book.save(tmp)
     tmp.replace(path)
 
