@@ -10,7 +10,7 @@ from grassroots.graph.store import Store
 from grassroots.importers import import_path
 from grassroots.queries import accounts
 from grassroots.schema import Role
-from tests import test_concurrency as concurrency
+from tests import processes
 from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
 from tests.test_api import ADD_AREA, asker, client, data
@@ -109,16 +109,16 @@ def test_accounts_made_beside_a_running_serve_count_at_once(
     (the hand-off), and serve answers the new token, and refuses it once revoked, with
     no restart."""
     folder = write_ledger(tmp_path / "l", small_city())
-    assert concurrency.run("import", str(folder), env=duck_env).returncode == 0
+    assert processes.run("import", str(folder), env=duck_env).returncode == 0
     query = {"query": PHONE}
-    with concurrency.serving(duck_env) as (url, log, _):
-        assert concurrency.run("users", "add", "档案室", "--personal", env=duck_env).returncode == 0
-        issued = concurrency.run("tokens", "issue", "档案室", env=duck_env)
+    with processes.serving(duck_env) as (url, log, _):
+        assert processes.run("users", "add", "档案室", "--personal", env=duck_env).returncode == 0
+        issued = processes.run("tokens", "issue", "档案室", env=duck_env)
         secret = issued.stdout.strip()
-        status, body = concurrency._ask(f"{url}/graphql", query, secret)
-        token_id = concurrency.run("tokens", "list", env=duck_env).stdout.split()[0]
-        revoked = concurrency.run("tokens", "revoke", token_id, env=duck_env)
-        after, _ = concurrency._ask(f"{url}/graphql", query, secret)
+        status, body = processes.ask(f"{url}/graphql", query, secret)
+        token_id = processes.run("tokens", "list", env=duck_env).stdout.split()[0]
+        revoked = processes.run("tokens", "revoke", token_id, env=duck_env)
+        after, _ = processes.ask(f"{url}/graphql", query, secret)
     assert issued.returncode == 0, issued.said
     assert status == 200 and body["data"]["person"]["phone"] == "13812345678", body
     assert revoked.returncode == 0, revoked.said

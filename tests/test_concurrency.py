@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import shutil
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,19 +31,7 @@ from grassroots.sample.city import generate, write_bundle
 from grassroots.schema import BY_NAME, Label, Node, RelType
 from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
-
-GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def said(self) -> str:
-        return f"exit {self.returncode}\n{self.stdout}\n{self.stderr}"
+from tests.processes import Result, ask, finish, run, serving, start
 
 
 class Pauses:
@@ -87,29 +70,6 @@ class Pauses:
                 return (self.folder / f"{point}.reached").exists()
             time.sleep(0.02)
         return False
-
-
-def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [GRASSROOTS, *args],
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> Result:
-    try:
-        stdout, stderr = process.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        stdout, stderr = process.communicate()
-    return Result(process.returncode, stdout, stderr)
-
-
-def run(*args: str, env: dict[str, str]) -> Result:
-    return finish(start(*args, env=env))
 
 
 def race(
@@ -370,72 +330,6 @@ def test_a_write_leaves_snapshots_taken_before_it_as_they_were(tmp_path: Path) -
 # -- serve while an import runs --------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _ask(url: str, body: dict[str, Any] | None = None, token: str = "") -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data, headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
-
-
-@contextmanager
-def serving(env: dict[str, str]) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
-    """A ``grassroots serve`` process on a free loopback port: its base URL, the lines it
-    has logged so far, and the process."""
-    port = _free_port()
-    process = start("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
-    log: list[str] = []
-
-    def collect(stream: Any) -> None:
-        for line in stream:
-            log.append(line)
-
-    readers = [
-        threading.Thread(target=collect, args=(s,), daemon=True)
-        for s in (process.stdout, process.stderr)
-    ]
-    for reader in readers:
-        reader.start()
-    url = ""
-    deadline = time.monotonic() + 120
-    while not url and time.monotonic() < deadline and process.poll() is None:
-        for line in list(log):
-            if "GraphQL API: http://" in line:
-                url = line.split("http://")[1].split("/graphql")[0]
-        time.sleep(0.05)
-    try:
-        assert url, "".join(log)
-        base = f"http://{url}"
-        while time.monotonic() < deadline:  # it prints its address before it listens
-            try:
-                if _ask(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        yield base, log, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for reader in readers:
-            reader.join(timeout=10)
-
-
 QUERY = """query Probe($id: ID!) {
   areas(first: 1) { totalCount }
   area(id: $id) { id parent { id } }
@@ -446,7 +340,7 @@ def _new_state_within(url: str, nodes: int, seconds: float) -> int | None:
     """The node count /healthz answers, asked until it is ``nodes`` (bounded)."""
     deadline = time.monotonic() + seconds
     while True:
-        status, body = _ask(url)
+        status, body = ask(url)
         count = body.get("nodes") if status == 200 else None
         if count == nodes or time.monotonic() > deadline:
             return count
@@ -483,10 +377,10 @@ def test_serve_answers_the_old_or_the_new_graph_while_an_import_runs(
             answers = seen.setdefault(number, [])
             while not stop.is_set():
                 if number < 4:
-                    status, body = _ask(f"{base}/healthz")
+                    status, body = ask(f"{base}/healthz")
                     answers.append((status, body.get("nodes") if status == 200 else body))
                 else:
-                    status, body = _ask(f"{base}/graphql", {"query": QUERY, "variables": variables})
+                    status, body = ask(f"{base}/graphql", {"query": QUERY, "variables": variables})
                     answers.append((status, body))
 
         pollers = [threading.Thread(target=poll, args=(n,)) for n in range(6)]
@@ -552,7 +446,7 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
             area = {"id": "G3", "name": "东山第3网格", "kind": "GRID", "parentId": "K"}
             mutation = {"query": MUTATION, "variables": {"input": area}}
             sender = threading.Thread(
-                target=lambda: answer.append(_ask(f"{url}/graphql", mutation, "planner-token"))
+                target=lambda: answer.append(ask(f"{url}/graphql", mutation, "planner-token"))
             )
             sender.start()
             deadline = time.monotonic() + 10
@@ -563,7 +457,7 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
             # the mutation waits for the import's critical section; serve meanwhile
             # answers other requests at once (the wait is off its event loop)
             asked = time.monotonic()
-            meanwhile = _ask(f"{url}/graphql", {"query": '{ area(id: "K") { name } }'})
+            meanwhile = ask(f"{url}/graphql", {"query": '{ area(id: "K") { name } }'})
             waited = time.monotonic() - asked
         finally:
             pauses.release("writing")
@@ -575,7 +469,7 @@ def test_a_mutation_sent_during_an_import_leaves_serve_with_both(
         assert status == 200 and body.get("data"), body
         assert body["data"]["addArea"]["__typename"] == "Area", body
         query = '{ k: area(id: "K") { name } g3: area(id: "G3") { name parent { id } } }'
-        status, body = _ask(f"{url}/graphql", {"query": query})
+        status, body = ask(f"{url}/graphql", {"query": query})
     assert body["data"] == {
         "k": {"name": "东山社区（新）"},
         "g3": {"name": "东山第3网格", "parent": {"id": "K"}},
@@ -639,9 +533,9 @@ def test_an_import_beside_serve_is_answered_at_once(
     renamed = [dict(a, name=a["name"] + "（新）") for a in base["areas"]]
     query = {"query": '{ k: area(id: "K") { name } }'}
     with serving(env) as (url, log, process):
-        assert _ask(f"{url}/graphql", query)[1]["data"] == {"k": {"name": "东山社区"}}
+        assert ask(f"{url}/graphql", query)[1]["data"] == {"k": {"name": "东山社区"}}
         done = run("import", str(write_ledger(tmp_path / "r", {"areas": renamed})), env=env)
-        status, body = _ask(f"{url}/graphql", query)  # at once: no restart, no polling
+        status, body = ask(f"{url}/graphql", query)  # at once: no restart, no polling
         again = run("import", str(tmp_path / "r"), env=env)
     assert done.returncode == 0 and "0 created      10 updated" in done.stdout, done.said
     _said_to_be_handed(store, done, process)
@@ -675,9 +569,9 @@ def test_a_broken_import_beside_serve_says_the_same_and_writes_nothing(
     alone = run("import", str(folder), env=env)
     query = {"query": '{ c: area(id: "C") { name } areas(first: 1) { totalCount } }'}
     with serving(env) as (url, log, process):
-        before = _ask(f"{url}/graphql", query)
+        before = ask(f"{url}/graphql", query)
         during = run("import", str(folder), env=env)
-        after = _ask(f"{url}/graphql", query)
+        after = ask(f"{url}/graphql", query)
     assert alone.returncode == during.returncode == 1, (alone.said, during.said)
     assert "areas row 6 kind:" in alone.stderr and "row 2 area_id:" in alone.stderr
     assert _without_handed(during.stderr) == alone.stderr.splitlines()
@@ -701,6 +595,25 @@ def test_a_stale_serve_file_is_ignored(duck_env: dict[str, str], tmp_path: Path)
     assert HANDED not in done.stderr and "Traceback" not in done.said
 
 
+def test_a_copy_of_a_served_folder_is_no_part_of_its_serve(
+    duck_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A folder copied while serve holds it carries serve.json along: a command on the
+    copy writes into the copy, never into the served original."""
+    folder = write_ledger(tmp_path / "l", small_city())
+    with serving(duck_env) as (url, log, _):
+        copy = tmp_path / "copy"
+        shutil.copytree(duck_env["GRASSROOTS_DATA"], copy)
+        assert (copy / "serve.json").exists()
+        done = run("import", str(folder), env={**duck_env, "GRASSROOTS_DATA": str(copy)})
+        assert done.returncode == 0 and "10 created" in done.stdout, done.said
+        assert HANDED not in done.stderr, done.said
+        status, answer = ask(f"{url}/graphql", {"query": "{ areas { totalCount } }"})
+        assert status == 200 and answer["data"]["areas"]["totalCount"] == 0, "".join(log)
+    with DuckStore(copy) as copied:
+        assert copied.counts()[Label.AREA.value] > 0
+
+
 def test_serve_stopped_by_sigterm_takes_its_files_with_it(duck_env: dict[str, str]) -> None:
     """kill, systemd and docker stop send SIGTERM: serve.json and the holder record go."""
     data = Path(duck_env["GRASSROOTS_DATA"])
@@ -717,9 +630,9 @@ def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path
         record = json.loads((Path(duck_env["GRASSROOTS_DATA"]) / "serve.json").read_text())
         counts = f"{record['url']}/_local/counts"
         assert record["url"].startswith("http://127.0.0.1:")
-        assert _ask(counts, {}, token=record["secret"]) == (200, {})
-        assert _ask(counts, {}, token="not-" + record["secret"])[0] == 401
-        assert _ask(counts, {})[0] == 401
+        assert ask(counts, {}, token=record["secret"]) == (200, {})
+        assert ask(counts, {}, token="not-" + record["secret"])[0] == 401
+        assert ask(counts, {})[0] == 401
         query = f"{record['url']}/_local/query"
         copy = f"COPY (SELECT 42) TO '{tmp_path / 'out.csv'}'"
         for sql in (
@@ -728,14 +641,14 @@ def test_the_hand_off_answers_its_secret_only(duck_env: dict[str, str], tmp_path
             f"WITH x AS (SELECT 1) SELECT 2; {copy}",
             "SELECT 1 FROM",  # no statement at all
         ):
-            status, body = _ask(query, {"sql": sql, "params": {}}, token=record["secret"])
+            status, body = ask(query, {"sql": sql, "params": {}}, token=record["secret"])
             assert status == 409 and "one SQL read" in body, (sql, body)
         assert not (tmp_path / "out.csv").exists()
         for call, payload in (("lease", {}), ("renew", {}), ("query", {})):
-            status, body = _ask(f"{record['url']}/_local/{call}", payload, token=record["secret"])
+            status, body = ask(f"{record['url']}/_local/{call}", payload, token=record["secret"])
             assert status == 409 and "Traceback" not in body, (call, status, body)
             assert call == "query" or "malformed" in body, (call, body)
-        status, body = _ask(query, {"sql": "SELECT 7", "params": {}}, token=record["secret"])
+        status, body = ask(query, {"sql": "SELECT 7", "params": {}}, token=record["secret"])
         assert status == 200, body
 
 

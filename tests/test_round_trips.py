@@ -5,7 +5,6 @@ loop that answers every other."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from grassroots.importers import import_path
 from grassroots.settings import Settings
 from tests.counting import CountingReads
 from tests.ledgers import Ledger, small_city, write_ledger
+from tests.processes import free_port
 
 LOOKUPS = {
     "pairings": """{ pairings(orgId: "OK", asOf: "2026-06-30") {
@@ -125,18 +125,12 @@ def test_a_page_of_100_costs_what_a_page_of_10_does(store: Store, tmp_path: Path
     assert costs[100]["orgChart"] <= 3 + 3, costs
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(store: Store, tmp_path: Path) -> Iterator[str]:
     """A real uvicorn server over ``store``, in this process: one event loop for every
     request (a test client runs each request on a loop of its own)."""
     import_path(store, write_ledger(tmp_path / "city", small_city()))
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(Settings(), store), host="127.0.0.1", port=port, log_level="warning"
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,10 @@ from grassroots.importers import import_path
 from grassroots.sample.city import generate, write_bundle
 from tests.conftest import release
 from tests.ledgers import small_city, write_ledger
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -43,7 +36,7 @@ def serving(env: dict[str, str], tmp_path: Path, **extra: str) -> Iterator[tuple
     """``grassroots serve`` on a free loopback port: its base URL, and the file its
     output (stdout and stderr, the log included) goes to. Stopped on leaving."""
     log = tmp_path / f"serve-{os.urandom(3).hex()}.log"
-    port = _free_port()
+    port = free_port()
     with log.open("w", encoding="utf-8") as out:
         server = subprocess.Popen(
             [GRASSROOTS, "serve", "--host", "127.0.0.1", "--port", str(port)],

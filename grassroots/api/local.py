@@ -221,7 +221,8 @@ def local_router(store: DuckStore, secret: str) -> APIRouter:
 
     @router.post("/ping")
     async def ping(request: Request) -> Response:
-        return refused(request) or Response(orjson.dumps({"pid": os.getpid()}), media_type=JSON)
+        held = {"pid": os.getpid(), "data": str(store.data.resolve())}  # which folder it holds
+        return refused(request) or Response(orjson.dumps(held), media_type=JSON)
 
     @router.post("/lease")
     async def take(request: Request) -> Response:

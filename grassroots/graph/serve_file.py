@@ -49,7 +49,8 @@ class Server:
 
 def running(data: Path) -> Server | None:
     """The live serve that ``data/serve.json`` names, or None (no file, a dead pid, a
-    url that does not answer, or answers without knowing the secret)."""
+    url that does not answer, or answers without knowing the secret, or a serve of
+    another folder: a copy of a served folder copies its file too)."""
     try:
         record = orjson.loads((data / SERVE_FILE).read_bytes())
         server = Server(str(record["url"]), int(record["pid"]), str(record["secret"]))
@@ -61,7 +62,8 @@ def running(data: Path) -> Server | None:
 
     try:
         answer = httpx.post(f"{server.url}{PREFIX}/ping", headers=server.headers, timeout=5)
-        if answer.status_code != 200 or orjson.loads(answer.content).get("pid") != server.pid:
+        held = orjson.loads(answer.content) if answer.status_code == 200 else {}
+        if held.get("pid") != server.pid or held.get("data") != str(data.resolve()):
             return None
     except (httpx.HTTPError, orjson.JSONDecodeError, AttributeError):
         return None
