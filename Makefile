@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit neo4j-start neo4j-stop bench bench-local clean
+.PHONY: demo test install browser web-vendor lint typecheck unit neo4j-start neo4j-stop bench bench-local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/grassroots demo
 
-## Lint, type-check, then the whole suite on both stores against a real Neo4j.
-test: $(STAMP) lint typecheck
+## Lint, type-check, then the whole suite on both stores against a real Neo4j, and the
+## web page in Debian's Chromium.
+test: $(STAMP) browser lint typecheck
 	@bash tools/with-neo4j.sh $(BIN)/pytest -q -p no:cacheprovider
+
+## Debian's Chromium and a Chinese font for the web page's tests, when missing (apt-get).
+browser:
+	@bash tools/install-chromium.sh
+
+## Rebuild the page's one library (grassroots/web/static/vendor/echarts.js, committed) from
+## tools/web-vendor's package-lock.json: the same bytes each time (npm ci, then esbuild).
+web-vendor:
+	cd tools/web-vendor && npm ci --no-audit --no-fund && npm run build
 
 lint: $(STAMP)
 	$(BIN)/ruff check grassroots tests benchmarks

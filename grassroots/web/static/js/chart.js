@@ -253,6 +253,7 @@ function draw() {
   state.chart.setOption(
     {
       animation: false,
+      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
       tooltip: { show: false },
       series: [
         {
@@ -280,6 +281,7 @@ function draw() {
             borderRadius: 4,
             padding: [4, 6],
             lineHeight: 16,
+            fontFamily: getComputedStyle(document.body).fontFamily,
             rich: {
               name: { fontWeight: "bold", fontSize: 13, color: "#1b2631" },
               facts: { fontSize: 11, color: "#566573" },

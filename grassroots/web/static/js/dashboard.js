@@ -112,6 +112,7 @@ async function showBreakdown(target, areas, rules, chosen, asOf) {
     const bar = init(canvas, null, { renderer: "svg" });
     bar.setOption({
       animation: false,
+      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
       grid: { left: 48, right: 16, top: 16, bottom: 60 },
       tooltip: { trigger: "axis", valueFormatter: (v) => (v == null ? "无检查对象" : `${v}%`) },
       xAxis: { type: "category", data: areas.map((a) => a.name), axisLabel: { interval: 0, rotate: areas.length > 6 ? 30 : 0 } },

@@ -48,7 +48,7 @@ function header(route) {
       h("option", { value: area.id, selected: area.id === chosen }, `${area.name}（${AREA_KIND[area.kind]}）`),
     ),
   );
-  scope.onchange = () => update({ scope: scope.value, root: null });
+  scope.onchange = () => update({ scope: scope.value, root: null, focus: null });
   const day = document.getElementById("asof");
   day.value = params.get("asOf") || "";
   day.onchange = () => update({ asOf: day.value });
@@ -77,10 +77,12 @@ async function show() {
     document.body.dataset.view = route.view;
     document.body.dataset.ready = "";
     await view.render(target, route, context);
-    document.body.dataset.ready = route.view; // the browser tests wait for this mark
+    document.body.dataset.ready = route.view; // the browser tests wait for these marks
+    document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
   } catch (error) {
     failure(target, error);
     document.body.dataset.ready = "error";
+    document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
   }
 }
 

@@ -29,8 +29,8 @@ export function go(view, id = null, params = {}) {
   location.hash = href(view, id, params);
 }
 
-// The current view again with some settings changed.
+// The current view again with some of its settings changed (a page of gaps starts over).
 export function update(params) {
-  const { view, id } = current();
-  go(view, id, params);
+  const { view, id, params: now } = current();
+  go(view, id, { ...Object.fromEntries(now), after: null, ...params });
 }

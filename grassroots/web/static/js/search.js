@@ -7,10 +7,11 @@ import { href } from "./router.js";
 
 const SEARCH = `query($q: String!, $id: ID!) {
   search(text: $q, first: 50) { __typename
-    ... on Area { id name kind } ... on PartyOrg { id name form }
-    ... on Unit { id name kind } ... on Person { id name } }
-  area(id: $id) { __typename id name kind } partyOrg(id: $id) { __typename id name form }
-  unit(id: $id) { __typename id name kind } person(id: $id) { __typename id name } }`;
+    ... on Area { id name areaKind: kind } ... on PartyOrg { id name form }
+    ... on Unit { id name unitKind: kind } ... on Person { id name } }
+  area(id: $id) { __typename id name areaKind: kind }
+  partyOrg(id: $id) { __typename id name form }
+  unit(id: $id) { __typename id name unitKind: kind } person(id: $id) { __typename id name } }`;
 
 const KIND = { Area: "区域", PartyOrg: "党组织", Unit: "单位", Person: "人员" };
 
@@ -21,7 +22,7 @@ function row(hit) {
     Unit: href("unit", hit.id),
     Person: href("person", hit.id),
   }[hit.__typename];
-  const detail = { Area: AREA_KIND[hit.kind], PartyOrg: orgForm(hit.form), Unit: UNIT_KIND[hit.kind], Person: "" }[hit.__typename];
+  const detail = { Area: AREA_KIND[hit.areaKind], PartyOrg: orgForm(hit.form), Unit: UNIT_KIND[hit.unitKind], Person: "" }[hit.__typename];
   return [KIND[hit.__typename], h("a", { href: to }, hit.name), detail || "", hit.id];
 }
 
