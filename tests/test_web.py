@@ -183,7 +183,8 @@ def test_the_dashboard_lists_a_rules_gaps_with_their_clause(visit: Visit, site: 
         assert gap["path"] in listed
     assert rule["source"]["clause"] in page.inner_text("#gaps")
     assert f"共 {len(found)} 个" in page.inner_text("#gaps h2")
-    # the breakdown names every subdistrict of the district, with the rule's ratio
+    # the breakdown (it comes in after the gaps) names every subdistrict of the district
+    page.wait_for_selector("#breakdown[data-done]", state="attached")
     shown = page.inner_text("#breakdown")
     area = api(site, "query($id: ID!) { area(id: $id) { children { name } } }", id=district)
     for child in area["area"]["children"]:

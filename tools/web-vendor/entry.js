@@ -1,6 +1,7 @@
 // The parts of Apache ECharts the page uses, and no more: the org chart (tree), the
-// coverage breakdown (bar), their tooltips, axes and legend, drawn in SVG (its text is
-// the page's text: found by the browser's search, read by screen readers and the tests).
+// coverage breakdown (bar), their tooltips, axes and legend; drawn in SVG (its text is
+// the page's text: found by the browser's search, read by screen readers and the tests),
+// or on a canvas for a chart too large for SVG to pan smoothly.
 import * as echarts from "echarts/core";
 import { BarChart, TreeChart } from "echarts/charts";
 import {
@@ -8,8 +9,8 @@ import {
   LegendComponent,
   TooltipComponent,
 } from "echarts/components";
-import { SVGRenderer } from "echarts/renderers";
+import { CanvasRenderer, SVGRenderer } from "echarts/renderers";
 
-echarts.use([TreeChart, BarChart, GridComponent, LegendComponent, TooltipComponent, SVGRenderer]);
+echarts.use([TreeChart, BarChart, GridComponent, LegendComponent, TooltipComponent, SVGRenderer, CanvasRenderer]);
 
 export const { init, getInstanceByDom, version } = echarts;

@@ -9,7 +9,7 @@ import { init } from "../vendor/echarts.js";
 import { gql } from "./api.js";
 import { empty, failure, h, loading, section, table } from "./dom.js";
 import { DISPATCH_ROLE, POST_KIND, PROJECT_STATUS, SEVERITY, orgForm } from "./labels.js";
-import { href } from "./router.js";
+import { href, update } from "./router.js";
 
 const CHART = `query($root: ID!, $depth: Int!, $asOf: Date) {
   orgChart(rootId: $root, depth: $depth, asOf: $asOf) {
@@ -18,6 +18,7 @@ const CHART = `query($root: ID!, $depth: Int!, $asOf: Date) {
 // The marks: each rule's gaps in the scope, with the ids along their paths (the first
 // GAPS_PER_RULE of each rule; the panel says when there are more).
 const GAPS_PER_RULE = 100;
+const MAX_DEPTH = 3; // levels in one orgChart request (deeper ones open by a click)
 const MARKS = `query($scope: ID, $asOf: Date) { coverage(scope: $scope, asOf: $asOf) {
   rules { id titleZh severity focus source { document clause quote }
     gaps(first: ${GAPS_PER_RULE}) { totalCount edges { node { id name message trail } } } } } }`;
@@ -54,33 +55,43 @@ export async function render(target, route, { scope, asOf }) {
     target.replaceChildren(empty("这个范围的区域上还没有建立党组织。"));
     return;
   }
-  const [chart, marks] = await Promise.all([
-    gql(CHART, { root, depth: 2, asOf }),
-    gql(MARKS, { scope, asOf }),
-  ]);
-  state = { nodes: new Map(), open: new Set(), asOf, scope, root, marks: indexMarks(marks.coverage.rules) };
+  const depth = Math.min(MAX_DEPTH, Math.max(1, Number(route.params.get("depth")) || 2));
+  // the chart is drawn as soon as its orgs are in; the marks (a whole coverage report
+  // of the scope, seconds at a city's scale) are drawn on it when they come
+  const marking = gql(MARKS, { scope, asOf });
+  marking.catch(() => {}); // its failure is shown below, once the chart is up
+  const chart = await gql(CHART, { root, depth, asOf });
+  state = { nodes: new Map(), open: new Set(), asOf, scope, root, marks: indexMarks([]) };
   add(chart.orgChart);
   const rootNode = state.nodes.get(chart.orgChart[0].id);
   state.open.add(rootNode.id);
-  for (const node of state.nodes.values()) if (node.depth < 2 && node.loaded) state.open.add(node.id);
+  for (const node of state.nodes.values()) if (node.depth < depth && node.loaded) state.open.add(node.id);
 
   const canvas = h("div", { class: "org-chart", id: "org-chart" });
   const panel = h("aside", { class: "panel", id: "org-panel" }, empty("点击一个党组织，查看它的缺口和结对、选派情况。"));
+  const key = h("span", { class: "legend" }, "正在检查覆盖规则…");
   target.replaceChildren(
     h("div", { class: "page-title" },
       h("h1", {}, `组织架构：${rootNode.name}`),
       h("span", { class: "as-of" }, asOf ? `截至 ${asOf}` : "截至今日"),
-      legend(marks.coverage.rules),
+      h("label", { class: "no-print" }, "展开层级 ",
+        h("select", { id: "depth", onchange: (e) => update({ depth: e.target.value }) },
+          [1, 2, 3].map((n) => h("option", { value: n, selected: n === depth }, String(n))))),
+      key,
     ),
     h("div", { class: "chart-layout" }, canvas, panel),
   );
-  state.chart = init(canvas, null, { renderer: "svg" });
-  state.chart.on("click", (event) => {
-    if (event.data && event.data.ghost) showMissing(panel, event.data.ghost);
-    else if (event.data) select(event.data.id);
-  });
   new ResizeObserver(() => state.chart && state.chart.resize()).observe(canvas);
   draw();
+  try {
+    const rules = (await marking).coverage.rules;
+    state.marks = indexMarks(rules);
+    key.replaceWith(legend(rules));
+    draw();
+    canvas.dataset.marked = "true";
+  } catch (error) {
+    failure(key, error);
+  }
   const focus = route.params.get("focus");
   if (focus) await reveal(focus);
 }
@@ -244,11 +255,31 @@ function depthOf(id) {
   return 1 + Math.max(...node.children.map(depthOf));
 }
 
+// SVG while the chart is small enough to pan smoothly in it (its text is then the
+// page's own: searchable, readable aloud); a canvas beyond.
+const SVG_UP_TO = 400;
+
+// The chart's ECharts instance, made anew when the number of orgs shown crosses SVG_UP_TO.
+function instance(box) {
+  const renderer = visibleCount() <= SVG_UP_TO ? "svg" : "canvas";
+  if (state.chart && state.renderer === renderer) return state.chart;
+  if (state.chart) state.chart.dispose();
+  state.renderer = renderer;
+  state.chart = init(box, null, { renderer });
+  state.chart.on("click", (event) => {
+    const panel = document.getElementById("org-panel");
+    if (event.data && event.data.ghost) showMissing(panel, event.data.ghost);
+    else if (event.data) select(event.data.id);
+  });
+  return state.chart;
+}
+
 function draw() {
   const wide = leaves(state.root) * 210;
   const deep = depthOf(state.root) * 115;
   const box = document.getElementById("org-chart");
-  const before = state.chart.getOption();
+  const before = state.chart && state.chart.getOption();
+  instance(box);
   const view = before && before.series ? { zoom: before.series[0].zoom, center: before.series[0].center } : {};
   state.chart.setOption(
     {
@@ -268,6 +299,7 @@ function draw() {
           width: Math.max(wide, box.clientWidth - 120),
           height: Math.max(deep, box.clientHeight - 120),
           symbol: "circle",
+          emphasis: { disabled: true }, // no hover effects: a pan of 2,000 orgs stays smooth
           edgeShape: "polyline",
           lineStyle: { color: "#aab7b8", width: 1 },
           label: {
@@ -297,7 +329,8 @@ function draw() {
     },
     { notMerge: true },
   );
-  document.getElementById("org-chart").dataset.visible = String(visibleCount());
+  box.dataset.visible = String(visibleCount());
+  box.dataset.renderer = state.renderer;
 }
 
 async function expand(id) {

@@ -22,7 +22,10 @@ const GAPS = `query($scope: ID, $asOf: Date, $rule: String!, $after: String) {
 
 const WORKBOOK = `query($scope: ID, $asOf: Date) { coverage(scope: $scope, asOf: $asOf) { asOf workbook } }`;
 
-// One report per area one level down, in one request (the API takes up to 30 aliases).
+// One report per area one level down: a few areas a request (each a whole report: a
+// request of them all could pass the API's time limit at a city's scale), in turn.
+const AREAS_PER_REQUEST = 3;
+
 function breakdownQuery(areas) {
   const parts = areas.map(
     (a, i) => `a${i}: coverage(scope: ${JSON.stringify(a.id)}, asOf: $asOf) {
@@ -58,10 +61,13 @@ export async function render(target, route, { scope, asOf }) {
     h("div", { id: "breakdown" }),
     h("div", { id: "gaps" }),
   );
-  const tasks = [showGaps(document.getElementById("gaps"), rules, chosen, scope, asOf, route)];
+  // the breakdown is a report per area below: it comes in after the rules and their gaps,
+  // which are the view (its box says "done" once it is in)
   const children = (area ? area.children : []).filter((c) => c.kind !== "BUILDING").slice(0, 30);
-  if (children.length) tasks.push(showBreakdown(document.getElementById("breakdown"), children, rules, chosen, asOf));
-  await Promise.all(tasks);
+  const breakdown = document.getElementById("breakdown");
+  const later = children.length ? showBreakdown(breakdown, children, rules, chosen, asOf) : Promise.resolve();
+  later.finally(() => (breakdown.dataset.done = "true"));
+  await showGaps(document.getElementById("gaps"), rules, chosen, scope, asOf, route);
 }
 
 // The rule shown first: the first 必须 rule with gaps, in pack order (grid_has_branch
@@ -91,8 +97,13 @@ function rulesTable(rules, chosen) {
 async function showBreakdown(target, areas, rules, chosen, asOf) {
   loading(target, "正在按下级区域计算…");
   try {
-    const data = await gql(breakdownQuery(areas), { asOf });
-    const reports = areas.map((_, i) => Object.fromEntries(data[`a${i}`].rules.map((r) => [r.id, r])));
+    const reports = [];
+    for (let at = 0; at < areas.length; at += AREAS_PER_REQUEST) {
+      const part = areas.slice(at, at + AREAS_PER_REQUEST);
+      const data = await gql(breakdownQuery(part), { asOf });
+      reports.push(...part.map((_, i) => Object.fromEntries(data[`a${i}`].rules.map((r) => [r.id, r]))));
+      loading(target, `正在按下级区域计算… 已完成 ${reports.length} / ${areas.length}`);
+    }
     const shown = rules.filter((r) => reports.some((rep) => rep[r.id] && !rep[r.id].nothingToCheck));
     const rule = rules.find((r) => r.id === chosen) || rules[0];
     const canvas = h("div", { class: "bar-chart", id: "breakdown-chart" });
