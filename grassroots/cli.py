@@ -644,6 +644,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     chosen = _free_port(host, port)
     if chosen != port:
         out.print(f"port {port} is taken; using {chosen}")
+    out.print(f"web page:    http://{host}:{chosen}/  (open it in a browser: 组织架构与覆盖情况)")
     out.print(f"GraphQL API: http://{host}:{chosen}/graphql  (GraphiQL in a browser)")
     out.print(f"health:      http://{host}:{chosen}/healthz   (Ctrl+C stops)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -688,7 +689,8 @@ def serve(
     port: Annotated[int, typer.Option(help="The port (a free one if it is taken).")] = 8000,
     store: StoreOption = None,
 ) -> None:
-    """Serve the GraphQL API at /graphql (GraphiQL on GET) and health at /healthz."""
+    """Serve the web page at /, the GraphQL API at /graphql (GraphiQL on GET) and health
+    at /healthz."""
     _serve(_settings(store), host, port)
 
 

@@ -1,16 +1,17 @@
 // The page's one way to the server: the public GraphQL API at /graphql, with the token
-// the user gave (kept in this browser's localStorage) when the server asks for one.
+// the user gave when the server asked for one (kept in this tab's sessionStorage: gone
+// when the tab closes, as it should be on a shared office computer).
 
 const TOKEN_KEY = "grassroots.token";
 
 export class ApiError extends Error {}
 
 export function token() {
-  return localStorage.getItem(TOKEN_KEY) || "";
+  return sessionStorage.getItem(TOKEN_KEY) || "";
 }
 
 export function forgetToken() {
-  localStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(TOKEN_KEY);
 }
 
 // Asks for a token in the page's dialog; resolves with it (or "" when cancelled).
@@ -49,7 +50,7 @@ export async function gql(query, variables = {}) {
         : `服务器要求访问令牌：请输入管理员为您签发的令牌（grassroots tokens issue）。`;
       const given = await askToken(reason);
       if (!given) throw new ApiError("未提供访问令牌，无法读取数据。");
-      localStorage.setItem(TOKEN_KEY, given);
+      sessionStorage.setItem(TOKEN_KEY, given);
       continue;
     }
     let body;
