@@ -37,6 +37,7 @@ from typing import Any
 
 import lookups
 import scoping
+import web
 from load import measure as measure_load
 from load import section as load_section
 from processes import Ran, best, grassroots, run, serve
@@ -372,6 +373,8 @@ def measure_embedded(scale: str, calls: int) -> dict[str, Any]:
         note("local: GraphQL lookups over HTTP to grassroots serve")
         with serve(env) as served:
             out["lookups"] = lookups.measure(served.url, folder, calls)
+            note("local: the web page in Chromium, beside the requests it waits on")
+            out["web"] = web.measure(served.url, folder)
         commands["grassroots serve (while answering the lookups)"] = Ran(0.0, served.rss_mb, "")
         under_load(out, env, folder)
         # last: once the store keeps accounts, the tokenless lookups above would get 401
@@ -418,6 +421,8 @@ def measure_neo4j(scale: str, calls: int) -> dict[str, Any]:
     note("neo4j: GraphQL lookups over HTTP to grassroots serve")
     with serve(env) as served:
         out["lookups"] = lookups.measure(served.url, folder, calls)
+        note("neo4j: the web page in Chromium, beside the requests it waits on")
+        out["web"] = web.measure(served.url, folder)
     out["serve_rss_mb"] = served.rss_mb
     under_load(out, env, folder)
     # last: once the store keeps accounts, the tokenless lookups above would get 401
@@ -662,6 +667,10 @@ def neo4j_section(r: dict[str, Any]) -> list[str]:
         *lookup_rows(r, AIM_NEO4J_ORG_CHART_P99_MS),
         "",
         *scoping.rows(r["scoping"], AIM_SCOPING_RATIO),
+        "",
+        "The web page (issue 13) in Chromium, on the same `grassroots serve`:",
+        "",
+        *web.rows(r["web"]),
     ]
     return lines
 

@@ -35,6 +35,12 @@ DAY = "2026-06-30"
 REPEAT = 3
 AIM_FPS = 30.0  # "fluid": a pan of the widest chart keeps 30 frames a second
 AIM_VISIBLE = 2000
+VIEWS = {  # each view, fresh in a tab of its own
+    "dashboard, the largest district": "dashboard?scope={district}&asOf={day}",
+    "dashboard, the city": "dashboard?scope={city}&asOf={day}",
+    "org chart, the largest district": "chart?scope={district}&asOf={day}",
+    "org chart, the city, 3 levels": "chart?scope={city}&root={org}&depth=3&asOf={day}",
+}
 
 
 def weight() -> dict[str, int]:
@@ -118,7 +124,7 @@ def _panned_fps(browser: Any, url: str, fragment: str) -> tuple[float, int]:
     return frames / seconds, visible
 
 
-def measure(url: str, folder: Path) -> dict[str, Any]:
+def measure(url: str, folder: Path, repeat: int = REPEAT) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     chosen, _ = district(folder)
@@ -127,10 +133,8 @@ def measure(url: str, folder: Path) -> dict[str, Any]:
     )
     city_org = next(r["id"] for r in _csv(folder / "party_orgs.csv") if r["area_id"] == city)
     views = {
-        "dashboard, the largest district": f"dashboard?scope={chosen}&asOf={DAY}",
-        "dashboard, the city": f"dashboard?scope={city}&asOf={DAY}",
-        "org chart, the largest district": f"chart?scope={chosen}&asOf={DAY}",
-        "org chart, the city, 3 levels": f"chart?scope={city}&root={city_org}&depth=3&asOf={DAY}",
+        name: fragment.format(district=chosen, city=city, org=city_org, day=DAY)
+        for name, fragment in VIEWS.items()
     }
     out: dict[str, Any] = {"weight": weight(), "views": {}}
     with sync_playwright() as playwright:
@@ -139,7 +143,7 @@ def measure(url: str, folder: Path) -> dict[str, Any]:
             for name, fragment in views.items():
                 print(f"  web: {name}", file=sys.stderr, flush=True)
                 page, whole, api, visible = [], [], [], 0
-                for _ in range(REPEAT):
+                for _ in range(repeat):
                     seconds, complete, sent, visible = _first_render(browser, url, fragment)
                     page.append(seconds)
                     whole.append(complete)

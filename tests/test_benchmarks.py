@@ -26,9 +26,10 @@ import load
 import lookups
 import plain
 import scoping
+import web
 from run import TEN, load_aims
 
-from tests.test_concurrency import serving
+from tests.processes import serving
 
 DAY = date(2026, 6, 30)
 GRASSROOTS = str(Path(sys.executable).with_name("grassroots"))
@@ -111,4 +112,23 @@ def test_the_scoping_harness_asks_both_accounts_the_same_and_gets_the_same(
     assert figures["report"]["whole"] > 0 and figures["report"]["rules"] == 2
     table = scoping.rows(figures, 1.10)
     assert sum(line.startswith("| ") for line in table) == 2 + len(lookups.QUERIES) + 1
+    assert "Traceback" not in "".join(log)
+
+
+def test_the_web_harness_renders_each_view_and_replays_its_requests(
+    env: dict[str, str], store_kind: str, ledger: Path
+) -> None:
+    """benchmarks/web.py at a tiny scale, in Chromium: each view rendered (a failed view
+    stops it), the page's own requests asked again without an error, the table written."""
+    assert subprocess.run([GRASSROOTS, "import", str(ledger)], env=env).returncode == 0
+    with serving(env) as (url, log, _):
+        figures = web.measure(url, ledger, repeat=1)
+    assert set(figures["views"]) == set(web.VIEWS)
+    for view in figures["views"].values():
+        assert view["complete_s"] >= view["page_s"] > 0 and view["api_s"] > 0
+        assert view["requests"] >= 2
+    assert figures["views"]["org chart, the city, 3 levels"]["visible"] > 1
+    assert figures["pan"]["fps"] > 0 and figures["weight"]["gzip_bytes"] > 0
+    table = web.rows(figures)
+    assert sum(line.startswith("| ") for line in table) == 2 + len(web.VIEWS)
     assert "Traceback" not in "".join(log)

@@ -197,11 +197,12 @@ def test_the_chart_opens_a_level_and_marks_the_grid_without_a_branch(
     district = district_with_gaps(site, "grid_has_branch")
     rule, found = gaps(site, "grid_has_branch", district)
     grid = found[0]
-    community = grid["trail"][-2]
-    orgs = api(site, "query($id: ID!) { area(id: $id) { partyOrgs { name } } }", id=community)
-    org = orgs["area"]["partyOrgs"][0]["name"]
-    visit.open(f"chart?scope={district}")
-    assert org in visit.chart_text()  # two levels below the district's committee
+    subdistrict, community = grid["trail"][-3:-1]
+    orgs = "query($id: ID!) { area(id: $id) { partyOrgs { id name } } }"
+    org = api(site, orgs, id=community)["area"]["partyOrgs"][0]["name"]
+    root = api(site, orgs, id=subdistrict)["area"]["partyOrgs"][0]["id"]
+    visit.open(f"chart?scope={district}&root={root}&depth=1")  # a level: in the middle
+    assert org in visit.chart_text()  # a level below the subdistrict's committee
     assert grid["name"] not in visit.chart_text()  # the community is not open yet
     before = visit.page.get_attribute("#org-chart", "data-visible")
     visit.page.locator("#org-chart text", has_text=org).first.click()

@@ -6,6 +6,20 @@ const TOKEN_KEY = "grassroots.token";
 
 export class ApiError extends Error {}
 
+// The API's messages are English; the ones a planner meets from the page, said in
+// Chinese first (the API's own words kept after, for whoever looks into it).
+const EXPLAINED = [
+  [/is neither the id nor the name of any/, "没有找到这个编号或名称，请检查地址中的编号"],
+  [/Variable '\$asOf' has invalid value|is not a valid date/i, "日期格式不对，应为 年-月-日（如 2026-06-30）"],
+  [/estimated cost is/, "一次要读的内容太多，请缩小范围或减少展开层级"],
+  [/ran past the time limit/, "计算超时，请缩小范围后再试"],
+];
+
+function explained(message) {
+  const known = EXPLAINED.find(([pattern]) => pattern.test(message));
+  return known ? `${known[1]}（${message}）` : message;
+}
+
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
 }
@@ -60,7 +74,7 @@ export async function gql(query, variables = {}) {
       throw new ApiError(`服务器返回了 ${reply.status}，不是 GraphQL 答复。`);
     }
     if (body.errors && body.errors.length) {
-      throw new ApiError(body.errors.map((e) => e.message).join("；"));
+      throw new ApiError(body.errors.map((e) => explained(e.message)).join("；"));
     }
     return body.data;
   }

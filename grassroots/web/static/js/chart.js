@@ -7,7 +7,7 @@
 
 import { init } from "../vendor/echarts.js";
 import { gql } from "./api.js";
-import { empty, failure, h, loading, section, table } from "./dom.js";
+import { chinese, empty, failure, fill, h, loading, section, table } from "./dom.js";
 import { DISPATCH_ROLE, POST_KIND, PROJECT_STATUS, SEVERITY, orgForm } from "./labels.js";
 import { href, update } from "./router.js";
 
@@ -21,7 +21,7 @@ const GAPS_PER_RULE = 100;
 const MAX_DEPTH = 3; // levels in one orgChart request (deeper ones open by a click)
 const MARKS = `query($scope: ID, $asOf: Date) { coverage(scope: $scope, asOf: $asOf) {
   rules { id titleZh severity focus source { document clause quote }
-    gaps(first: ${GAPS_PER_RULE}) { totalCount edges { node { id name message trail } } } } } }`;
+    gaps(first: ${GAPS_PER_RULE}) { totalCount edges { node { id name path message trail } } } } } }`;
 
 const ROOT = `query($scope: ID!) { area(id: $scope) { id name partyOrgs { id form category } } }`;
 
@@ -40,19 +40,20 @@ function legend(rules) {
   return h("span", { class: "legend" },
     h("span", {}, h("span", { class: "dot", style: `background:${COLOURS.MUST}` }), "必须类规则不达标"),
     h("span", {}, h("span", { class: "dot", style: `background:${COLOURS.SHOULD}` }), "应当类规则不达标"),
-    h("span", {}, `${failing.length} 条规则有缺口；点击党组织展开下级、查看详情，滚轮缩放，拖动平移`),
+    h("span", {}, `${failing.length} 条规则有缺口`),
+    h("span", { class: "no-print" }, "点击党组织展开下级、查看详情；滚轮缩放，拖动平移"),
   );
 }
 
 export async function render(target, route, { scope, asOf }) {
   if (!scope) {
-    target.replaceChildren(empty("库中还没有区域：请先导入台账（grassroots import 路径）。"));
+    fill(target, empty("库中还没有区域：请先导入台账（grassroots import 路径）。"));
     return;
   }
   loading(target, "正在读取组织架构…");
   const root = route.params.get("root") || (await rootOf(scope));
   if (!root) {
-    target.replaceChildren(empty("这个范围的区域上还没有建立党组织。"));
+    fill(target, empty("这个范围的区域上还没有建立党组织。"));
     return;
   }
   const depth = Math.min(MAX_DEPTH, Math.max(1, Number(route.params.get("depth")) || 2));
@@ -68,9 +69,9 @@ export async function render(target, route, { scope, asOf }) {
   for (const node of state.nodes.values()) if (node.depth < depth && node.loaded) state.open.add(node.id);
 
   const canvas = h("div", { class: "org-chart", id: "org-chart" });
-  const panel = h("aside", { class: "panel", id: "org-panel" }, empty("点击一个党组织，查看它的缺口和结对、选派情况。"));
+  const panel = h("aside", { class: "panel", id: "org-panel" }, h("p", { class: "empty no-print" }, "点击一个党组织，查看它的缺口和结对、选派情况。"));
   const key = h("span", { class: "legend" }, "正在检查覆盖规则…");
-  target.replaceChildren(
+  fill(target, 
     h("div", { class: "page-title" },
       h("h1", {}, `组织架构：${rootNode.name}`),
       h("span", { class: "as-of" }, asOf ? `截至 ${asOf}` : "截至今日"),
@@ -243,10 +244,19 @@ function visibleCount(id = state.root) {
   return 1 + (state.open.has(id) ? node.children.reduce((n, c) => n + visibleCount(c), 0) : 0);
 }
 
-function leaves(id) {
-  const node = state.nodes.get(id);
-  if (!state.open.has(id) || !node.children.length) return 1;
-  return node.children.reduce((n, c) => n + leaves(c), 0);
+// The chart's width, in the layout's units: ECharts' tree sets leaves of one parent one
+// unit apart and those of two parents two; a unit must hold a label (labels keep their
+// size when the chart is zoomed, so the layout is made wide enough at full size).
+function units(id = state.root) {
+  const order = [];
+  const walk = (at, parent) => {
+    const node = state.nodes.get(at);
+    const below = state.open.has(at) ? node.children : [];
+    if (!below.length) order.push(parent);
+    for (const child of below) walk(child, at);
+  };
+  walk(id, null);
+  return order.reduce((sum, parent, i) => sum + (i === 0 ? 1 : parent === order[i - 1] ? 1 : 2), 0);
 }
 
 function depthOf(id) {
@@ -258,6 +268,8 @@ function depthOf(id) {
 // SVG while the chart is small enough to pan smoothly in it (its text is then the
 // page's own: searchable, readable aloud); a canvas beyond.
 const SVG_UP_TO = 400;
+const LABEL_WIDTH = 200; // px: the widest org name with its padding
+const LEVEL_HEIGHT = 120; // px from an org to its children
 
 // The chart's ECharts instance, made anew when the number of orgs shown crosses SVG_UP_TO.
 function instance(box) {
@@ -275,12 +287,16 @@ function instance(box) {
 }
 
 function draw() {
-  const wide = leaves(state.root) * 210;
-  const deep = depthOf(state.root) * 115;
   const box = document.getElementById("org-chart");
   const before = state.chart && state.chart.getOption();
   instance(box);
-  const view = before && before.series ? { zoom: before.series[0].zoom, center: before.series[0].center } : {};
+  // the layout at full size (labels keep their size when the chart is zoomed, so a
+  // tree squeezed to fit would overlap them), its root at the top in the middle of the
+  // box; a redraw keeps where the user panned and zoomed to
+  const width = Math.max(units() * LABEL_WIDTH, box.clientWidth - 40);
+  const height = Math.max(1, depthOf(state.root) - 1) * LEVEL_HEIGHT;
+  const panned = before && before.series && before.series[0].center;
+  const view = panned ? { zoom: before.series[0].zoom, center: before.series[0].center } : {};
   state.chart.setOption(
     {
       animation: false,
@@ -294,10 +310,10 @@ function draw() {
           orient: "TB",
           roam: true,
           expandAndCollapse: false,
-          left: 60,
-          top: 50,
-          width: Math.max(wide, box.clientWidth - 120),
-          height: Math.max(deep, box.clientHeight - 120),
+          left: (box.clientWidth - width) / 2,
+          top: 40,
+          width,
+          height,
           symbol: "circle",
           emphasis: { disabled: true }, // no hover effects: a pan of 2,000 orgs stays smooth
           edgeShape: "polyline",
@@ -365,10 +381,14 @@ function markItem(mark, named = false) {
     h("span", { class: `severity ${rule.severity}` }, SEVERITY[rule.severity]),
     " ",
     h("strong", {}, rule.titleZh),
-    h("div", {}, named ? `${gap.name}：${gap.message}` : gap.message),
+    h("div", {}, named ? `${place(gap)}：${chinese(gap.message)}` : chinese(gap.message)),
     h("div", { class: "clause", title: rule.source.quote }, `依据：${rule.source.document} ${rule.source.clause}`),
   );
 }
+
+// A gap's place, enough to tell it from its namesakes: a household's "2-001" with its
+// building, an area with its parent.
+const place = (gap) => gap.path.split("/").slice(-2).join(" / ");
 
 function marksList(title, marks, named) {
   return section(title, h("ul", { class: "marks" }, marks.map((m) => markItem(m, named))));
@@ -384,7 +404,7 @@ function partialNote() {
 function showPanel(panel, node) {
   const { own, under } = marksOf(node);
   const links = h("div", { id: "org-links" });
-  panel.replaceChildren(
+  fill(panel, 
     h("h2", {}, node.name),
     h("p", {}, `${orgForm(node.form)}　书记：${node.secretary ? node.secretary.name : "（空缺）"}　党员：${node.memberCount ?? "—"}`),
     h("p", { class: "no-print actions" },
@@ -401,7 +421,7 @@ function showPanel(panel, node) {
 
 function showMissing(panel, marks) {
   const { gap } = marks[0];
-  panel.replaceChildren(
+  fill(panel, 
     h("h2", {}, gap.name),
     h("p", { class: "missing" }, "这里还没有建立党组织。"),
     h("p", { class: "no-print actions" }, h("a", { href: href("place", gap.id) }, "区域详情")),
@@ -426,13 +446,26 @@ async function showLinks(target, id) {
       POST_KIND[p.post],
       p.person.employments.map((e) => `${e.unit.name}${e.position ? ` ${e.position}` : ""}`).join("；"),
     ]);
-    target.replaceChildren(
+    fill(target, 
       section("结对共建单位", pairings.length ? table(["单位", "责任领导", "共建项目"], pairings) : empty("无")),
       section("选派干部", dispatches.length ? table(["身份", "姓名", "派出单位"], dispatches) : empty("无")),
       section("兼职委员（大党委）", members.length ? table(["姓名", "职务", "所在单位"], members) : empty("无")),
     );
   } catch (error) {
     failure(target, error);
+  }
+}
+
+// Moves the view onto an org, at full size.
+function centre(id) {
+  const data = state.chart.getModel().getSeriesByIndex(0).getData();
+  for (let i = 0; i < data.count(); i++) {
+    const item = data.getRawDataItem(i);
+    const at = data.getItemLayout(i);
+    if (item && item.id === id && at) {
+      state.chart.setOption({ series: [{ zoom: 1, center: [at.x, at.y + 100] }] });
+      return;
+    }
   }
 }
 
@@ -458,9 +491,10 @@ async function reveal(id) {
   const down = chain.reverse();
   const start = down.indexOf(state.root);
   if (start < 0 || !down.length) return;
-  for (const org of down.slice(start, -1)) await expand(org);
+  for (const org of down.slice(start)) await expand(org); // the org itself opens too
   const target = down[down.length - 1];
   draw();
+  centre(target);
   if (state.nodes.has(target)) showPanel(document.getElementById("org-panel"), state.nodes.get(target));
   document.getElementById("org-chart").dataset.focus = target;
 }

@@ -4,7 +4,7 @@
 
 import { init } from "../vendor/echarts.js";
 import { gql } from "./api.js";
-import { empty, failure, h, loading, section, table } from "./dom.js";
+import { chinese, empty, failure, fill, h, loading, section, table } from "./dom.js";
 import { AREA_KIND, SEVERITY, percent } from "./labels.js";
 import { href, update } from "./router.js";
 
@@ -36,7 +36,7 @@ function breakdownQuery(areas) {
 
 export async function render(target, route, { scope, asOf }) {
   if (!scope) {
-    target.replaceChildren(empty("库中还没有区域：请先导入台账（grassroots import 路径）。"));
+    fill(target, empty("库中还没有区域：请先导入台账（grassroots import 路径）。"));
     return;
   }
   loading(target, "正在计算覆盖情况…");
@@ -46,7 +46,7 @@ export async function render(target, route, { scope, asOf }) {
   const rules = report.rules;
   const chosen = route.params.get("rule") || worst(rules);
   const title = area ? `${area.name}（${AREA_KIND[area.kind]}）` : "全部";
-  target.replaceChildren(
+  fill(target, 
     h(
       "div",
       { class: "page-title" },
@@ -78,6 +78,9 @@ function worst(rules) {
   return (must[0] || failing[0] || rules[0] || {}).id;
 }
 
+// A ratio's colour: whole, nearly, far off.
+const grade = (ratio) => (ratio >= 1 ? "whole" : ratio >= 0.8 ? "near" : "far");
+
 function rulesTable(rules, chosen) {
   const rows = rules.map((r) => [
     r.pack,
@@ -87,7 +90,7 @@ function rulesTable(rules, chosen) {
     ],
     h("span", { class: `severity ${r.severity}` }, SEVERITY[r.severity]),
     r.nothingToCheck ? "无检查对象" : `${r.satisfied} / ${r.checked}`,
-    r.nothingToCheck ? "–" : h("span", { class: "ratio" }, h("span", { class: "fill", style: `width:${r.ratio * 100}%` }), percent(r.ratio)),
+    r.nothingToCheck ? "–" : h("span", { class: `ratio ${grade(r.ratio)}` }, h("span", { class: "fill", style: `width:${r.ratio * 100}%` }), percent(r.ratio)),
     r.gaps.totalCount ? h("a", { href: href("dashboard", null, { rule: r.id }) }, String(r.gaps.totalCount)) : "0",
     h("span", { title: r.source.quote }, `${r.source.document} ${r.source.clause}`),
   ]);
@@ -108,13 +111,13 @@ async function showBreakdown(target, areas, rules, chosen, asOf) {
     const rule = rules.find((r) => r.id === chosen) || rules[0];
     const canvas = h("div", { class: "bar-chart", id: "breakdown-chart" });
     const cell = (rep, r) => (rep[r.id] && !rep[r.id].nothingToCheck ? percent(rep[r.id].ratio) : "–");
-    target.replaceChildren(
+    fill(target, 
       section(
         `按${AREA_KIND[areas[0].kind] || "区域"}：${rule ? rule.titleZh : ""}`,
         canvas,
         table(
           ["规则", ...areas.map((a) => h("a", { href: href("dashboard", null, { scope: a.id, rule: chosen }) }, a.name))],
-          shown.map((r) => [r.titleZh, ...reports.map((rep) => cell(rep, r))]),
+          shown.map((r) => [[r.titleZh, h("span", { class: "rule-id" }, r.id)], ...reports.map((rep) => cell(rep, r))]),
           { class: "breakdown" },
         ),
       ),
@@ -145,10 +148,10 @@ async function showGaps(target, rules, chosen, scope, asOf, route) {
   const page = data.coverage.rules[0].gaps;
   const rows = page.edges.map(({ node }) => [
     h("span", { class: "path" }, node.path),
-    node.message,
+    chinese(node.message),
     h("a", { class: "no-print", href: href("chart", null, { focus: node.id }) }, "在组织架构中查看"),
   ]);
-  target.replaceChildren(
+  fill(target, 
     section(
       `缺口清单：${rule.titleZh}（共 ${page.totalCount} 个）`,
       h("p", { class: "source" }, h("strong", {}, "政策依据："), `${rule.source.document} ${rule.source.clause}`, h("q", {}, rule.source.quote)),
@@ -173,7 +176,9 @@ async function download(scope, asOf) {
     const { coverage } = await gql(WORKBOOK, { scope, asOf });
     const bytes = Uint8Array.from(atob(coverage.workbook), (c) => c.charCodeAt(0));
     const blob = new Blob([bytes], { type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
-    const link = h("a", { href: URL.createObjectURL(blob), download: `覆盖情况-${scope || "全部"}-${coverage.asOf}.xlsx` });
+    const named = document.querySelector("#scope option:checked");
+    const where = named ? named.textContent.split("（")[0] : scope || "全部";
+    const link = h("a", { href: URL.createObjectURL(blob), download: `覆盖情况-${where}-${coverage.asOf}.xlsx` });
     document.body.append(link);
     link.click();
     link.remove();

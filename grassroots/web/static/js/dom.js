@@ -30,6 +30,11 @@ export function table(headers, rows, attrs = {}) {
   );
 }
 
+// ``target``'s children become these, leaving out the null and false a condition gave.
+export function fill(target, ...children) {
+  target.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
+}
+
 export const empty = (text) => h("p", { class: "empty" }, text);
 
 export function loading(target, text = "正在读取…") {
@@ -41,3 +46,6 @@ export function failure(target, error) {
     h("div", { class: "error", role: "alert" }, h("strong", {}, "出错了："), error.message || String(error)),
   );
 }
+
+// A gap's message in the page's language: the packs write "中文 / English".
+export const chinese = (message) => String(message).split(" / ")[0];

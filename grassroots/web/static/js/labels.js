@@ -1,7 +1,7 @@
 // The interface's Chinese names of the API's enum values.
 
 export const AREA_KIND = {
-  CITY: "市", DISTRICT: "区（市、县）", SUBDISTRICT: "街道", TOWNSHIP: "乡镇",
+  CITY: "市", DISTRICT: "区县", SUBDISTRICT: "街道", TOWNSHIP: "乡镇",
   COMMUNITY: "社区", VILLAGE: "村", GRID: "网格", BUILDING: "楼栋",
 };
 

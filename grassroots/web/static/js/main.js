@@ -50,7 +50,9 @@ function header(route) {
   );
   scope.onchange = () => update({ scope: scope.value, root: null, focus: null });
   const day = document.getElementById("asof");
-  day.value = params.get("asOf") || "";
+  // no day in the address is today: the box shows it (the address keeps none, so a link
+  // sent on opens on its own today)
+  day.value = params.get("asOf") || new Date().toLocaleDateString("sv");
   day.onchange = () => update({ asOf: day.value });
   for (const link of document.querySelectorAll("nav a[data-view]")) {
     link.classList.toggle("active", link.dataset.view === route.view);

@@ -3,7 +3,7 @@
 // API gives, never more.
 
 import { gql } from "./api.js";
-import { empty, h, loading, section, table } from "./dom.js";
+import { empty, fill, h, loading, section, table } from "./dom.js";
 import { DISPATCH_ROLE, GENDER, POST_KIND } from "./labels.js";
 import { href } from "./router.js";
 
@@ -20,10 +20,10 @@ export async function render(target, route, { asOf }) {
   loading(target);
   const { person } = await gql(PERSON, { id: route.id, asOf });
   if (!person) {
-    target.replaceChildren(empty(`没有找到人员 ${route.id}。`));
+    fill(target, empty(`没有找到人员 ${route.id}。`));
     return;
   }
-  target.replaceChildren(
+  fill(target, 
     h("div", { class: "page-title" }, h("h1", {}, person.name),
       h("span", {}, [GENDER[person.gender] || "", person.partyMember ? " 党员" : ""]),
       h("span", { class: "pii" }, `电话 ${person.phone || "—"}　身份证号 ${person.idNumber || "—"}`)),

@@ -4,7 +4,7 @@
 // role, its resident units and big-committee members, each a link.
 
 import { gql } from "./api.js";
-import { empty, h, loading, section, table } from "./dom.js";
+import { empty, fill, h, loading, section, table } from "./dom.js";
 import { AREA_KIND, DISPATCH_ROLE, POST_KIND, PROJECT_STATUS, UNIT_KIND, orgForm } from "./labels.js";
 import { href } from "./router.js";
 
@@ -30,7 +30,7 @@ export async function render(target, route, { asOf }) {
     gql(LINKS, { id: route.id, asOf }),
   ]);
   if (!area) {
-    target.replaceChildren(empty(`没有找到区域 ${route.id}。`));
+    fill(target, empty(`没有找到区域 ${route.id}。`));
     return;
   }
   const orgs = links.area.partyOrgs;
@@ -50,7 +50,7 @@ export async function render(target, route, { asOf }) {
       : h("span", { class: "missing" }, c.kind === "GRID" ? "未建网格党支部" : "未建党组织"),
   ]);
   const byRole = Object.keys(DISPATCH_ROLE).map((role) => [role, area.dispatches.filter((d) => d.role === role)]);
-  target.replaceChildren(
+  fill(target, 
     h("div", { class: "page-title" },
       h("h1", {}, `${area.name}（${AREA_KIND[area.kind]}）`),
       area.parent ? h("span", {}, "上级：", link("place", area.parent)) : null,

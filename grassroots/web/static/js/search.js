@@ -1,7 +1,7 @@
 // Search by name (any part, Chinese included) or by id: areas, party orgs, units, people.
 
 import { gql } from "./api.js";
-import { empty, h, loading, section, table } from "./dom.js";
+import { empty, fill, h, loading, section, table } from "./dom.js";
 import { AREA_KIND, UNIT_KIND, orgForm } from "./labels.js";
 import { href } from "./router.js";
 
@@ -33,7 +33,7 @@ export async function render(target, route) {
   const data = await gql(SEARCH, { q: text, id: text });
   const byId = [data.area, data.partyOrg, data.unit, data.person].filter(Boolean);
   const hits = [...byId, ...data.search.filter((x) => !byId.some((y) => y.id === x.id))];
-  target.replaceChildren(
+  fill(target, 
     section(`搜索“${text}”：${hits.length} 条`, hits.length ? table(["类别", "名称", "说明", "编号"], hits.map(row), { class: "hits" }) : empty("没有找到。请换一个名称或编号。")),
   );
 }

@@ -2,7 +2,7 @@
 // sent and where, its people.
 
 import { gql } from "./api.js";
-import { empty, h, loading, section, table } from "./dom.js";
+import { empty, fill, h, loading, section, table } from "./dom.js";
 import { DISPATCH_ROLE, PROJECT_STATUS, UNIT_KIND } from "./labels.js";
 import { href } from "./router.js";
 
@@ -19,10 +19,10 @@ export async function render(target, route, { asOf }) {
   loading(target);
   const { unit } = await gql(UNIT, { id: route.id, asOf });
   if (!unit) {
-    target.replaceChildren(empty(`没有找到单位 ${route.id}。`));
+    fill(target, empty(`没有找到单位 ${route.id}。`));
     return;
   }
-  target.replaceChildren(
+  fill(target, 
     h("div", { class: "page-title" }, h("h1", {}, unit.name), h("span", {}, UNIT_KIND[unit.kind]),
       unit.area ? h("span", {}, "所在：", link("place", unit.area)) : null),
     section("结对共建", unit.pairings.length ? table(["结对党组织", "区域", "责任领导", "共建项目"], unit.pairings.map((p) => [
