@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 
 from grassroots.api.schema import build_schema
 from grassroots.errors import LedgerError
+from grassroots.graph import filters
+from grassroots.graph import store as store_module
 from grassroots.graph.store import Store
-from grassroots.graph.subtrees import reach
+from grassroots.graph.subtrees import ScopedStore, reach
 from grassroots.importers import import_path
 from grassroots.queries import accounts
-from grassroots.schema import Role
+from grassroots.schema import Label, Role
 from tests.conftest import release, snapshot, write_table
 from tests.ledgers import two_districts, write_ledger
 from tests.test_api import Ask, asker, client, data
@@ -91,6 +93,33 @@ def test_lookups_find_nothing_outside_and_everything_inside(viewer: tuple[Ask, s
         ask('{ search(text: "社区") { ... on Area { id } ... on PartyOrg { id } } }', secret)
     )
     assert {h["id"] for h in hits["search"]} == {"K", "OK"}
+
+
+@pytest.mark.parametrize("long", [False, True], ids=["short", "long"])
+def test_a_scoped_find_is_the_whole_find_cut_to_the_part(
+    city: Store, long: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every label, search, filter and cursor: the same nodes in the same order, the same
+    total, as the whole graph's answer kept to the visible ids. ``long`` takes the ways a
+    store answers an account's long id list (``MANY_IDS``, ``LONG_LIST``) at this size:
+    the matching ids kept in Python, and when more match than the list holds, the list
+    as a semi-join."""
+    if long:
+        monkeypatch.setattr(store_module, "MANY_IDS", 0)
+        monkeypatch.setattr(filters, "LONG_LIST", 0)
+    seen = reach(city, ["S"])
+    scoped = ScopedStore(city, seen)
+    for label in Label:
+        for search in (None, "社区", "区", "k", "nowhere"):
+            for where in (None, {"name": {"exists": True}}, {"id": ["K", "D", "OK", "P1"]}):
+                whole = city.find(label, where, search, None, 1000).nodes
+                kept = [n.id for n in whole if seen.sees(n.id, label)]
+                for after in (None, *kept[:2], "B", "\uffff"):
+                    for limit in (0, 1, 3, 100):
+                        page = scoped.find(label, where, search, after, limit)
+                        want = [i for i in kept if after is None or i > after][:limit]
+                        assert [n.id for n in page.nodes] == want, (label, search, after)
+                        assert page.total == len(kept), (label, search, where)
 
 
 def test_a_link_across_the_boundary_shows_its_far_end_and_no_more(

@@ -65,7 +65,7 @@ from datetime import date, datetime
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import orjson
@@ -83,9 +83,11 @@ from grassroots.graph.store import (
     Page,
     Store,
     TreeEntry,
+    among,
     breadth_first,
     busy_message,
     checkpoint,
+    long_id_list,
     neighbour_order,
     process_alive,
 )
@@ -100,6 +102,9 @@ BATCH = 100_000  # rows per INSERT: each column goes in as one list parameter
 PARENT = {Label.AREA: RelType.WITHIN, Label.PARTY_ORG: RelType.UNDER}
 LABELS = {label.value: label for label in Label}  # faster than Label(value), per row
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+R = TypeVar("R")
+Run = Callable[[str, dict[str, Any]], list[Any]]
+"""One statement run inside a read (``DuckStore._in_one_read``): its rows."""
 
 # -- the layout, derived from the schema -------------------------------------------------
 
@@ -682,27 +687,30 @@ class DuckStore:
     def _reads(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
         """Several reads from one snapshot: one read transaction around them all (a
         snapshot view's own, which it holds)."""
+        return self._in_one_read(lambda run: [run(sql, params) for sql, params in statements])
+
+    def _in_one_read(self, work: Callable[[Run], R]) -> R:
+        """``work``, given ``run`` (a statement's rows), inside one read transaction as
+        ``_reads`` is: for reads whose next statement depends on the last one's rows."""
         try:
             if self._pin is not None:
+                pin = self._pin
                 with self._pin_guard:  # a view may be read from more than one thread
                     try:
-                        return [
-                            self._pin.execute(sql, _bound(sql, params)).fetchall()
-                            for sql, params in statements
-                        ]
+                        return work(
+                            lambda sql, params: pin.execute(sql, _bound(sql, params)).fetchall()
+                        )
                     except duckdb.Error:
                         # a failed statement aborts the view's transaction: start a new
                         # one, so the view's later reads still answer
                         with suppress(duckdb.Error):
-                            self._pin.rollback()
-                        self._pin.begin()
+                            pin.rollback()
+                        pin.begin()
                         raise
             cur = self._own_cursor()
             cur.begin()
             try:
-                return [
-                    cur.execute(sql, _bound(sql, params)).fetchall() for sql, params in statements
-                ]
+                return work(lambda sql, params: cur.execute(sql, _bound(sql, params)).fetchall())
             finally:
                 cur.commit()
         except duckdb.Error as exc:
@@ -863,12 +871,12 @@ WHERE {near} IN {IDS}
     ) -> Page:
 
         layout = NODE_LAYOUTS[label]
+        if (long := long_id_list(where)) is not None:
+            found = self._find_among(label, *long, search, after, limit)
+            if found is not None:
+                return found
         params = SqlParams()
-        conditions = params.filters("n", layout, where or {})
-        if search:
-            name = params.text("n", layout, "name")
-            conditions.append(f"contains(lower({name}), {params.param(search.lower())})")
-        matching = " AND ".join(conditions) or "TRUE"
+        matching = _matching(params, layout, where, search)
         count = f"""
 SELECT count(*)
 FROM {q(label.value)} AS n
@@ -881,6 +889,40 @@ WHERE {matching}
         )
         counted, rows = self._reads([(count, params.params), (page, params.params)])
         return Page([_node(label, layout, row) for row in rows], int(counted[0][0]))
+
+    def _find_among(
+        self,
+        label: Label,
+        wanted: frozenset[str],
+        where: dict[str, Any],
+        search: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page | None:
+        """``find`` among a long list of ids (``long_id_list``): the ids matching the
+        other filters, at most one more than the list holds, kept in Python, then the
+        page's rows, in one read. None when more match than the list holds (a listing
+        with no search): then binding the list is the cheaper side."""
+        layout = NODE_LAYOUTS[label]
+        params = SqlParams()
+        matching = f"""
+SELECT n.id
+FROM {q(label.value)} AS n
+WHERE {_matching(params, layout, where, search)}
+ORDER BY n.id
+LIMIT {params.param(len(wanted) + 1)}
+"""
+
+        def read(run: Run) -> Page | None:
+            ids = [row[0] for row in run(matching, params.params)]
+            if len(ids) > len(wanted):
+                return None
+            page, total = among(ids, wanted, after, limit)
+            rows = run(select_nodes(layout, f"n.id IN {IDS}"), {"ids": page}) if page else []
+            found = {node.id: node for node in (_node(label, layout, row) for row in rows)}
+            return Page([found[i] for i in page], total)
+
+        return self._in_one_read(read)
 
     def tree(self, label: Label) -> dict[str, TreeEntry]:
 
@@ -1178,6 +1220,17 @@ def _node(label: Label, layout: Layout, row: Sequence[Any]) -> Node:
 def _link(rel: RelType, layout: Layout, row: Sequence[Any]) -> Link:
     key, start, end = row[0], row[1], row[2]
     return Link(rel, start, end, key, join_props(layout, row[3:-1], row[-1]))
+
+
+def _matching(
+    params: SqlParams, layout: Layout, where: dict[str, Any] | None, search: str | None
+) -> str:
+    """``find``'s test of a row: the filters, and the name containing ``search``."""
+    conditions = params.filters("n", layout, where or {})
+    if search:
+        name = params.text("n", layout, "name")
+        conditions.append(f"contains(lower({name}), {params.param(search.lower())})")
+    return " AND ".join(conditions) or "TRUE"
 
 
 def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -118,10 +118,12 @@ from grassroots.graph.store import (
     Store,
     ThreadedReads,
     TreeEntry,
+    among,
     breadth_first,
     busy_message,
     checkpoint,
     checkpoint_async,
+    long_id_list,
     neighbour_order,
     process_alive,
 )
@@ -437,6 +439,20 @@ def count_nodes(label: Label, where: list[str]) -> str:
 MATCH (n:{label.value})
 WHERE {conditions}
 RETURN count(n) AS total
+"""
+
+
+def match_ids(label: Label, where: list[str]) -> str:
+    """The ids ``find`` matches, in its order, as one list: a record each costs the
+    driver three times as much (800 ids: 27 ms, collected 9 ms)."""
+    conditions = " AND ".join(["($search IS NULL OR toLower(n.name) CONTAINS $search)", *where])
+    return f"""
+MATCH (n:{label.value})
+WHERE {conditions}
+WITH n.id AS id
+ORDER BY id
+LIMIT $most
+RETURN collect(id) AS ids
 """
 
 
@@ -874,8 +890,13 @@ class Neo4jStore:
         after: str | None = None,
         limit: int = 100,
     ) -> Plan[Page]:
-        """The count and the page in one transaction, then the page's nodes."""
+        """The count and the page in one transaction, then the page's nodes; among a
+        long list of ids, the matching ids then the page's nodes (``find_among_plan``)."""
 
+        if (long := long_id_list(where)) is not None:
+            found = yield from self.find_among_plan(label, *long, search, after, limit)
+            if found is not None:
+                return found
         params = CypherParams()
         conditions = params.filters("n", where or {})
         needle = search.lower() if search else None
@@ -889,6 +910,35 @@ class Neo4jStore:
         ids = [record["id"] for record in page]
         nodes = yield from self.nodes_plan(ids)
         return Page([nodes[i] for i in ids], int(total[0]["total"]))
+
+    def find_among_plan(
+        self,
+        label: Label,
+        wanted: frozenset[str],
+        where: dict[str, Any],
+        search: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Plan[Page | None]:
+        """``find`` among a long list of ids (``long_id_list``): ``n.id IN $ids`` seeks
+        the index once an id and ships the list with each statement, so the ids matching
+        the other filters are read instead (at most one more than the list holds) and
+        kept in Python. None when more match than the list holds."""
+        params = CypherParams()
+        conditions = params.filters("n", where)
+        needle = search.lower() if search else None
+        (rows,) = yield [
+            (
+                match_ids(label, conditions),
+                {"search": needle, "most": len(wanted) + 1, **params.params},
+            )
+        ]
+        ids: list[str] = rows[0]["ids"]
+        if len(ids) > len(wanted):
+            return None
+        page, total = among(ids, wanted, after, limit)
+        nodes = yield from self.nodes_plan(page)
+        return Page([nodes[i] for i in page], total)
 
     def tree_plan(self, label: Label) -> Plan[dict[str, TreeEntry]]:
         rows = yield from _collected(read_tree(label), self.batch)

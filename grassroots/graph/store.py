@@ -69,6 +69,50 @@ class Page:
     total: int
 
 
+MANY_IDS = 1000
+"""An ``id`` list longer than this (an account's visible part, ``Subtrees.where``: up to
+10^5 ids) is not handed to the database by ``find``: DuckDB binds a list parameter at
+about 0.7 us an id per statement (70 ms for 10^5), Neo4j seeks its index once an id,
+either several times a whole unscoped search. The store reads the ids matching the
+other filters instead, and ``among`` keeps those in the list (``long_id_list``)."""
+
+
+class IdList(list[str]):
+    """An ``id`` filter's list that carries its set: ``Subtrees`` makes one a label, once,
+    so that ``long_id_list`` does not hash 10^5 ids again on every ``find``."""
+
+    def __init__(self, ids: frozenset[str]) -> None:
+        super().__init__(sorted(ids))
+        self.set = ids
+
+
+def long_id_list(where: Mapping[str, Any] | None) -> tuple[frozenset[str], dict[str, Any]] | None:
+    """``where``'s ``id`` list as a set, and the other filters, if the list is longer than
+    ``MANY_IDS``; None otherwise. Only text can equal an id (``filters``), so the set
+    keeps only the list's text."""
+    ids = (where or {}).get("id")
+    if not isinstance(ids, list) or len(ids) <= MANY_IDS:
+        return None
+    rest = {name: wanted for name, wanted in (where or {}).items() if name != "id"}
+    if isinstance(ids, IdList):
+        return ids.set, rest
+    return frozenset(i for i in ids if isinstance(i, str)), rest
+
+
+def among(
+    matching: Iterable[str], wanted: Collection[str], after: str | None, limit: int
+) -> tuple[list[str], int]:
+    """A page of ``find`` worked out from ``matching`` (every id matching the other
+    filters, in the store's id order): the first ``limit`` ids in ``wanted`` after
+    ``after``, and how many ids in ``wanted`` match in all. ``matching``'s order is
+    kept, and ``after`` compared as both stores compare ids (by code point: Neo4j's
+    ``>`` does, though its ORDER BY puts ids beyond U+FFFF before U+E000), so the page
+    is the one the store's own ``WHERE id > after ORDER BY id`` would give."""
+    kept = [i for i in matching if i in wanted]
+    page = kept if after is None else [i for i in kept if i > after]
+    return page[: max(limit, 0)], len(kept)
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     parent: str | None
