@@ -56,10 +56,11 @@ export async function render(target, route, { scope, asOf }) {
         ? h("span", { class: "limited" }, `仅含本账号可见范围：${report.limitedTo.join("、")}`)
         : null,
       h("button", { class: "no-print", id: "download", onclick: () => download(scope, asOf) }, "导出 Excel 报告"),
+      h("a", { class: "no-print", href: "#gaps", onclick: jump }, "缺口清单 ↓"),
     ),
     section("各项规则", rulesTable(rules, chosen)),
+    h("div", { id: "gaps" }), // the chosen rule's gaps: the answer a planner came for
     h("div", { id: "breakdown" }),
-    h("div", { id: "gaps" }),
   );
   // the breakdown is a report per area below: it comes in after the rules and their gaps,
   // which are the view (its box says "done" once it is in)
@@ -68,6 +69,12 @@ export async function render(target, route, { scope, asOf }) {
   const later = children.length ? showBreakdown(breakdown, children, rules, chosen, asOf) : Promise.resolve();
   later.finally(() => (breakdown.dataset.done = "true"));
   await showGaps(document.getElementById("gaps"), rules, chosen, scope, asOf, route);
+}
+
+// To the gap list, without the address's view changing (#gaps is no route).
+function jump(event) {
+  event.preventDefault();
+  document.getElementById("gaps").scrollIntoView();
 }
 
 // The rule shown first: the first 必须 rule with gaps, in pack order (grid_has_branch
