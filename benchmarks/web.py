@@ -13,6 +13,7 @@ widest view (three levels from the city) open, with the frame rate while it is p
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import os
 import statistics
@@ -163,8 +164,6 @@ def measure(url: str, folder: Path, repeat: int = REPEAT) -> dict[str, Any]:
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
-    import csv
-
     with path.open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 

@@ -44,7 +44,7 @@ export async function render(target, route, { scope, asOf }) {
   const report = data.coverage;
   const area = data.area;
   const rules = report.rules;
-  const chosen = route.params.get("rule") || worst(rules);
+  const chosen = route.params.get("rule") || firstShown(rules);
   const title = area ? `${area.name}（${AREA_KIND[area.kind]}）` : "全部";
   fill(target, 
     h(
@@ -79,7 +79,7 @@ function jump(event) {
 
 // The rule shown first: the first 必须 rule with gaps, in pack order (grid_has_branch
 // when grids lack a branch), else the first with gaps, else the first.
-function worst(rules) {
+function firstShown(rules) {
   const failing = rules.filter((r) => !r.nothingToCheck && r.gaps.totalCount);
   const must = failing.filter((r) => r.severity === "MUST");
   return (must[0] || failing[0] || rules[0] || {}).id;
